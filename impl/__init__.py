@@ -1,0 +1,5 @@
+"""The real system: chain and datastore clients, the Vyper tooling, the JAX assessor.
+
+May import `hyperx.spec` (never the reverse) and third-party libraries; each
+subpackage's docstring says which.
+"""
