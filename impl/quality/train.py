@@ -1,0 +1,131 @@
+"""Pure, jitted training: one optax loop per model inside one `lax.scan`.
+
+`fit_and_score` trains many models at once: providers are a `vmap` axis (datasets
+padded to one length; rows past a provider's count are never drawn) and so are the
+independent fine-tunes of one dataset (replicas: different initialisations and data
+orders, the same for every provider so that providers are compared on common random
+numbers). With more than one device the provider axis is sharded with `jax.sharding`;
+after `jax.distributed.initialize()` `jax.devices()` spans every host, so the same
+mesh covers a cluster.
+"""
+
+from dataclasses import dataclass
+from functools import cache
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
+
+
+@dataclass(frozen=True)
+class Hyper:
+    steps: int
+    batch: int
+    learning_rate: float
+
+
+def cross_entropy(logits, labels):
+    return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+
+
+def make_train_loop(graphdef: nnx.GraphDef, hyper: Hyper):
+    """(state, opt_state, x, y, count, keys) -> (state, opt_state, losses): len(keys) Adam steps."""
+    optimizer = optax.adam(hyper.learning_rate)
+
+    def loss_fn(state, xb, yb):
+        return cross_entropy(nnx.merge(graphdef, state)(xb), yb)
+
+    def loop(state, opt_state, x, y, count, keys):
+        def step(carry, key):
+            state, opt_state = carry
+            rows = jax.random.randint(key, (hyper.batch,), 0, count)
+            loss, grads = jax.value_and_grad(loss_fn)(state, x[rows], y[rows])
+            updates, opt_state = optimizer.update(grads, opt_state, state)
+            return (optax.apply_updates(state, updates), opt_state), loss
+
+        (state, opt_state), losses = jax.lax.scan(step, (state, opt_state), keys)
+        return state, opt_state, losses
+
+    return optimizer, loop
+
+
+def evaluate(graphdef: nnx.GraphDef, state, x, y) -> tuple[jax.Array, jax.Array]:
+    """(accuracy, mean cross-entropy) of a model on a labelled set."""
+    logits = nnx.merge(graphdef, state)(x)
+    return jnp.mean(jnp.argmax(logits, -1) == y), cross_entropy(logits, y)
+
+
+@cache
+def compiled_fit_and_score(graphdef: nnx.GraphDef, hyper: Hyper, decode: bool):
+    """The whole evaluation of every provider and replica as one jitted program.
+
+    Inputs: init states stacked (R, ...), one key per replica (R,), data (P, N, ...),
+    labels (P, N), counts (P,), a validation set, and when `decode` the secret
+    (delta, sigma) that Eq. 3 removes before training. Output: accuracy and loss (P, R).
+    """
+    optimizer, loop = make_train_loop(graphdef, hyper)
+
+    def one(state, key, x, y, count, val_x, val_y):
+        keys = jax.random.split(key, hyper.steps)
+        state, _, _ = loop(state, optimizer.init(state), x, y, count, keys)
+        return evaluate(graphdef, state, val_x, val_y)
+
+    per_replica = jax.vmap(one, in_axes=(0, 0, None, None, None, None, None))
+    per_provider = jax.vmap(per_replica, in_axes=(None, None, 0, 0, 0, None, None))
+
+    def program(states, keys, x, y, counts, val_x, val_y, delta, sigma):
+        if decode:
+            x = (x - sigma) / delta
+        return per_provider(states, keys, x, y, counts, val_x, val_y)
+
+    return jax.jit(program)
+
+
+def provider_mesh() -> jax.sharding.Mesh | None:
+    """A one-axis mesh over every device, or None on a single device."""
+    if jax.device_count() == 1:
+        return None
+    return jax.make_mesh((jax.device_count(),), ("providers",), axis_types=(jax.sharding.AxisType.Auto,))
+
+
+def fit_and_score(graphdef, states, keys, x, y, counts, val_x, val_y, hyper: Hyper, secret=None):
+    """Train every (provider, replica) model and score it; returns numpy (P, R) arrays."""
+    num_providers = x.shape[0]
+    if secret is None:
+        delta, sigma = np.float32(1.0), np.float32(0.0)
+    else:
+        delta, sigma = secret.delta, secret.sigma
+    program = compiled_fit_and_score(graphdef, hyper, secret is not None)
+    mesh = provider_mesh()
+    if mesh is not None:
+        padded = -num_providers % mesh.size
+        if padded:
+            x = np.concatenate([x, np.repeat(x[:1], padded, 0)])
+            y = np.concatenate([y, np.repeat(y[:1], padded, 0)])
+            counts = np.concatenate([counts, np.repeat(counts[:1], padded, 0)])
+        by_provider = NamedSharding(mesh, P("providers"))
+        replicated = NamedSharding(mesh, P())
+        x, y, counts = (jax.device_put(a, by_provider) for a in (x, y, counts))
+        states, keys, val_x, val_y, delta, sigma = jax.device_put((states, keys, val_x, val_y, delta, sigma), replicated)
+    accuracy, loss = program(states, keys, x, y, counts, val_x, val_y, delta, sigma)
+    return np.asarray(accuracy)[:num_providers], np.asarray(loss)[:num_providers]
+
+
+def stack_states(states: list) -> object:
+    return jax.tree.map(lambda *leaves: jnp.stack(leaves), *states)
+
+
+def pad_datasets(datasets: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stack datasets of different lengths: (P, N_max, ...), (P, N_max), counts (P,)."""
+    longest = max(len(x) for x, _ in datasets)
+    xs, ys = [], []
+    for x, y in datasets:
+        missing = longest - len(x)
+        xs.append(np.concatenate([x, np.zeros((missing, *x.shape[1:]), x.dtype)]))
+        ys.append(np.concatenate([y, np.zeros(missing, y.dtype)]))
+    counts = np.asarray([len(x) for x, _ in datasets], np.int32)
+    return np.stack(xs), np.stack(ys), counts
