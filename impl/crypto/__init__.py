@@ -1,0 +1,32 @@
+"""Client-side cryptography: per-session K_data, AES-GCM shard encryption, ECIES sealing of K_data.
+
+May import the standard library, `cryptography`, `eciespy` and `coincurve` (never web3 or jax).
+"""
+
+from hyperx.impl.crypto.sealing import (
+    eth_address_from_public_key,
+    open_k_data,
+    public_key_from_private_key,
+    seal_k_data,
+)
+from hyperx.impl.crypto.shards import (
+    K_DATA_BYTES,
+    CryptoError,
+    decrypt_shard,
+    encrypt_shard,
+    new_k_data,
+    session_binding,
+)
+
+__all__ = [
+    "K_DATA_BYTES",
+    "CryptoError",
+    "decrypt_shard",
+    "encrypt_shard",
+    "eth_address_from_public_key",
+    "new_k_data",
+    "open_k_data",
+    "public_key_from_private_key",
+    "seal_k_data",
+    "session_binding",
+]

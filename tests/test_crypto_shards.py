@@ -1,0 +1,118 @@
+"""K_data and AES-GCM shard encryption: round trips, and every way a shard is rejected."""
+
+import pytest
+from hyperx.impl.crypto import (
+    K_DATA_BYTES,
+    CryptoError,
+    decrypt_shard,
+    encrypt_shard,
+    new_k_data,
+    session_binding,
+)
+from hyperx.impl.crypto.shards import NONCE_BYTES, TAG_BYTES
+from hypothesis import given
+from hypothesis import strategies as st
+
+keys = st.binary(min_size=K_DATA_BYTES, max_size=K_DATA_BYTES)
+sessions = st.builds(
+    session_binding,
+    st.integers(0, 2**64),
+    st.binary(min_size=20, max_size=20),
+    st.integers(0, 2**256 - 1),
+)
+indices = st.integers(0, 2**16)
+plaintexts = st.binary(max_size=4096)
+
+AUTH_FAILED = "failed AES-GCM authentication: wrong K_data, wrong session or shard index, or tampered ciphertext"
+
+
+def test_new_k_data_is_fresh_32_bytes():
+    drawn = {new_k_data() for _ in range(64)}
+    assert len(drawn) == 64
+    assert {len(k) for k in drawn} == {K_DATA_BYTES}
+
+
+@given(keys, sessions, indices, plaintexts)
+def test_shard_round_trip(k_data, session, index, plaintext):
+    ciphertext = encrypt_shard(k_data, session, index, plaintext)
+    assert len(ciphertext) == NONCE_BYTES + len(plaintext) + TAG_BYTES
+    assert decrypt_shard(k_data, session, index, ciphertext) == plaintext
+
+
+@given(keys, sessions, indices, st.binary(min_size=1, max_size=256))
+def test_encrypting_twice_draws_a_new_nonce(k_data, session, index, plaintext):
+    first = encrypt_shard(k_data, session, index, plaintext)
+    second = encrypt_shard(k_data, session, index, plaintext)
+    assert first[:NONCE_BYTES] != second[:NONCE_BYTES]
+    assert first[NONCE_BYTES:] != second[NONCE_BYTES:]
+
+
+@given(keys, sessions, indices, plaintexts, st.data())
+def test_rejects_tampered_ciphertext(k_data, session, index, plaintext, data):
+    ciphertext = bytearray(encrypt_shard(k_data, session, index, plaintext))
+    position = data.draw(st.integers(0, len(ciphertext) - 1), label="position")
+    ciphertext[position] ^= data.draw(st.integers(1, 255), label="flip")
+    with pytest.raises(CryptoError, match=f"^shard {index} {AUTH_FAILED}$"):
+        decrypt_shard(k_data, session, index, bytes(ciphertext))
+
+
+@given(keys, keys, sessions, indices, plaintexts)
+def test_rejects_wrong_k_data(k_data, other, session, index, plaintext):
+    if other == k_data:
+        other = bytes(b ^ 1 for b in other)
+    ciphertext = encrypt_shard(k_data, session, index, plaintext)
+    with pytest.raises(CryptoError, match=AUTH_FAILED):
+        decrypt_shard(other, session, index, ciphertext)
+
+
+@given(keys, sessions, indices, indices, plaintexts)
+def test_rejects_shard_moved_to_another_index(k_data, session, index, other_index, plaintext):
+    if other_index == index:
+        other_index += 1
+    ciphertext = encrypt_shard(k_data, session, index, plaintext)
+    with pytest.raises(CryptoError, match=f"shard {other_index} {AUTH_FAILED}"):
+        decrypt_shard(k_data, session, other_index, ciphertext)
+
+
+@given(keys, sessions, sessions, indices, plaintexts)
+def test_rejects_shard_moved_to_another_session(k_data, session, other_session, index, plaintext):
+    if other_session == session:
+        other_session = session + b"\x00"
+    ciphertext = encrypt_shard(k_data, session, index, plaintext)
+    with pytest.raises(CryptoError, match=AUTH_FAILED):
+        decrypt_shard(k_data, other_session, index, ciphertext)
+
+
+def test_rejects_truncated_ciphertext():
+    with pytest.raises(
+        CryptoError, match="shard 3 ciphertext is 27 bytes, shorter than the 28-byte nonce and tag"
+    ):
+        decrypt_shard(new_k_data(), b"s", 3, bytes(27))
+
+
+@pytest.mark.parametrize("length", [0, 16, 31, 33])
+def test_rejects_k_data_of_wrong_length(length):
+    with pytest.raises(CryptoError, match=f"K_data must be 32 bytes, got {length}"):
+        encrypt_shard(bytes(length), b"s", 0, b"shard")
+
+
+def test_rejects_negative_shard_index():
+    with pytest.raises(CryptoError, match=r"shard index -1 must be in \[0, 2\*\*64\)"):
+        encrypt_shard(new_k_data(), b"s", -1, b"shard")
+
+
+def test_session_binding_layout():
+    address = "0x" + "ab" * 20
+    binding = session_binding(31337, address, 7)
+    assert binding == (31337).to_bytes(32, "big") + bytes.fromhex("ab" * 20) + (7).to_bytes(
+        32, "big"
+    )
+    assert session_binding(31337, bytes.fromhex("ab" * 20), 7) == binding
+    assert session_binding(31337, address, 8) != binding
+
+
+def test_rejects_malformed_contract_address():
+    with pytest.raises(CryptoError, match="contract address must be 20 bytes, got 19"):
+        session_binding(1, "0x" + "ab" * 19, 0)
+    with pytest.raises(CryptoError, match="contract address '0xzz' is not hex"):
+        session_binding(1, "0xzz", 0)
