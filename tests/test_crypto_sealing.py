@@ -2,6 +2,9 @@
 
 import coincurve
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from hyperx.impl.crypto import (
     K_DATA_BYTES,
     CryptoError,
@@ -12,8 +15,6 @@ from hyperx.impl.crypto import (
 )
 from hyperx.impl.crypto.sealing import SEALED_K_DATA_BYTES
 from hyperx.spec.config import MAX_SEALED_KEY_BYTES
-from hypothesis import given
-from hypothesis import strategies as st
 
 GROUP_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 

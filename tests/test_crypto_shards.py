@@ -1,6 +1,9 @@
 """K_data and AES-GCM shard encryption: round trips, and every way a shard is rejected."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from hyperx.impl.crypto import (
     K_DATA_BYTES,
     CryptoError,
@@ -10,8 +13,6 @@ from hyperx.impl.crypto import (
     session_binding,
 )
 from hyperx.impl.crypto.shards import NONCE_BYTES, TAG_BYTES
-from hypothesis import given
-from hypothesis import strategies as st
 
 keys = st.binary(min_size=K_DATA_BYTES, max_size=K_DATA_BYTES)
 sessions = st.builds(

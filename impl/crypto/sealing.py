@@ -20,6 +20,7 @@ import coincurve
 import ecies
 from ecies.config import Config
 from ecies.utils import to_eth_address
+
 from hyperx.impl.crypto.shards import K_DATA_BYTES, CryptoError
 
 ECIES_PARAMETERS = Config(

@@ -1,0 +1,145 @@
+"""A throw-away js-ipfs node on loopback, for tests and local runs.
+
+`JsIpfsNode` runs the js-ipfs (`ipfs` 0.66.1) that `npm ci` puts in the repository's
+node_modules: a fresh repository in a temporary folder (`jsipfs init --profile
+test`), its RPC API, gateway and gRPC endpoint on 127.0.0.1 ports the system picks
+(port 0; the node writes the API address to `$IPFS_PATH/api`), no swarm listeners,
+no bootstrap peers, and `jsipfs daemon --offline --enable-preload=false`. It is
+ready once `POST /api/v0/version` answers, and is stopped by killing its process
+group, so nothing outlives the `with` block.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+from hyperx.impl.datastore.cid import DatastoreError
+
+LOOPBACK_ANY_PORT = "/ip4/127.0.0.1/tcp/0"
+
+
+def find_node_modules() -> Path | None:
+    """Return the node_modules folder holding the pinned npm tools, or None.
+
+    Looked for in $HYPERX_NODE_MODULES, then the current folder and its parents,
+    then the source tree this module lives in (an editable install).
+    """
+    if os.environ.get("HYPERX_NODE_MODULES"):
+        return Path(os.environ["HYPERX_NODE_MODULES"])
+    for folder in (Path.cwd(), *Path.cwd().parents, *Path(__file__).resolve().parents):
+        if (folder / "node_modules" / ".bin").is_dir():
+            return folder / "node_modules"
+    return None
+
+
+def find_node_bin(name: str) -> Path | None:
+    """Return node_modules/.bin/`name` (e.g. "jsipfs", "anvil") if it is installed."""
+    node_modules = find_node_modules()
+    if node_modules is None or not (node_modules / ".bin" / name).exists():
+        return None
+    return node_modules / ".bin" / name
+
+
+class JsIpfsNode:
+    """Context manager: a js-ipfs daemon on 127.0.0.1; `api_multiaddr` and `api_url` once started."""
+
+    def __init__(self, startup_timeout_s: float = 60.0):
+        self.startup_timeout_s = startup_timeout_s
+        self.repo: Path | None = None
+        self.process: subprocess.Popen | None = None
+        self.api_multiaddr: str | None = None
+        self.api_url: str | None = None
+        self.startup_s: float | None = None
+
+    def __enter__(self) -> "JsIpfsNode":
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        jsipfs = find_node_bin("jsipfs")
+        if jsipfs is None:
+            raise DatastoreError(
+                "js-ipfs is not installed: run `npm ci --omit=optional --no-audit --no-fund`"
+                " in the repository root"
+            )
+        started = time.monotonic()
+        self.repo = Path(tempfile.mkdtemp(prefix="hyperx-ipfs-"))
+        env = {**os.environ, "IPFS_PATH": str(self.repo)}
+        try:
+            subprocess.run(
+                [str(jsipfs), "init", "--profile", "test"],
+                env=env,
+                check=True,
+                capture_output=True,
+                timeout=self.startup_timeout_s,
+            )
+            self._bind_to_loopback()
+            log = open(self.repo / "daemon.log", "wb")
+            self.process = subprocess.Popen(
+                [str(jsipfs), "daemon", "--offline", "--enable-preload=false"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            log.close()
+            self._wait_until_ready(started)
+        except BaseException:
+            self.stop()
+            raise
+        self.startup_s = time.monotonic() - started
+
+    def stop(self) -> None:
+        if self.process is not None:
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+                self.process.wait(timeout=10)
+            except ProcessLookupError:
+                pass
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+            self.process = None
+        if self.repo is not None:
+            shutil.rmtree(self.repo, ignore_errors=True)
+            self.repo = None
+
+    def _bind_to_loopback(self) -> None:
+        config_path = self.repo / "config"
+        config = json.loads(config_path.read_text())
+        config["Addresses"].update(
+            API=LOOPBACK_ANY_PORT, Gateway=LOOPBACK_ANY_PORT, RPC=LOOPBACK_ANY_PORT, Swarm=[]
+        )
+        config["Bootstrap"] = []
+        config_path.write_text(json.dumps(config, indent=2))
+
+    def _wait_until_ready(self, started: float) -> None:
+        api_file = self.repo / "api"
+        while time.monotonic() - started < self.startup_timeout_s:
+            if self.process.poll() is not None:
+                log = (self.repo / "daemon.log").read_text(errors="replace").strip()
+                last_line = log.splitlines()[-1] if log else "no output"
+                raise DatastoreError(
+                    f"js-ipfs daemon exited with code {self.process.returncode}: {last_line}"
+                )
+            if api_file.is_file() and api_file.read_text().strip():
+                self.api_multiaddr = api_file.read_text().strip()
+                host, port = self.api_multiaddr.split("/")[2], self.api_multiaddr.split("/")[4]
+                self.api_url = f"http://{host}:{port}"
+                try:
+                    requests.post(f"{self.api_url}/api/v0/version", timeout=2).raise_for_status()
+                    return
+                except requests.RequestException:
+                    pass
+            time.sleep(0.05)
+        raise DatastoreError(f"js-ipfs daemon did not answer within {self.startup_timeout_s:g} s")
