@@ -1,0 +1,4 @@
+"""Verification runners: proofs, refinement and mutation testing behind `hyperx verify`.
+
+May import hyperx.spec, hyperx.proofs, hypothesis and z3; never hyperx.impl.
+"""

@@ -1,0 +1,149 @@
+"""`hyperx verify`: the proofs, the refinement suite and the mutants, with a progress
+display on stderr and a table of results (or, with --json, one JSON object) on stdout.
+
+Exit codes: 0 all proved and no refinement failure (and every surviving mutant is a
+documented equivalent one); 1 something failed; 2 bad input (a one-line error on
+stderr). Mounted by `hyperx.cli` as `hyperx verify`; `python -m hyperx.verify.cli`
+runs it alone.
+"""
+
+import json as json_lib
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from hyperx.verify.runner import (
+    PROFILE_ENV,
+    VerifyInputError,
+    VerifyReport,
+    check_options,
+    get_profile,
+    read_trace,
+    run_verify,
+)
+
+PHASES = {"proofs": "Z3 proofs", "refinement": "refinement schedules", "mutants": "mutants"}
+STATUS_STYLE = {"proved": "green", "failed": "bold red", "unknown": "yellow"}
+
+
+def verify(
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            help=f"quick (1,000 schedules) or thorough (100x more); default ${PROFILE_ENV}, else quick."
+        ),
+    ] = None,
+    mutants: Annotated[
+        bool,
+        typer.Option("--mutants", help="Also run every mutant of Prot_SC and score the kills."),
+    ] = False,
+    json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object on stdout, nothing else.")
+    ] = False,
+    replay: Annotated[
+        Path | None,
+        typer.Option(metavar="TRACE.json", help="Run one saved schedule instead of fresh ones."),
+    ] = None,
+) -> None:
+    """Run the Z3 proofs and the refinement suite (and, with --mutants, the mutants)."""
+    stderr = Console(stderr=True)
+    try:
+        chosen = get_profile(profile)
+        check_options(mutants, replay)
+        trace = read_trace(replay) if replay is not None else None
+    except VerifyInputError as error:
+        stderr.print(f"[red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=stderr,
+        transient=True,
+    ) as progress_display:
+        tasks = {}
+
+        def on_progress(phase: str, done: int, total: int, note: str) -> None:
+            if phase not in tasks:
+                tasks[phase] = progress_display.add_task(PHASES[phase], total=total)
+            description = f"{PHASES[phase]} {note}".strip()
+            progress_display.update(
+                tasks[phase], completed=done, total=total, description=description
+            )
+
+        report = run_verify(chosen, mutants=mutants, trace=trace, progress=on_progress)
+
+    if report.failing_trace is not None:
+        stderr.print(
+            f"a failing schedule was saved to {report.failing_trace}; "
+            f"run it again with: hyperx verify --replay {report.failing_trace}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if json:
+        typer.echo(json_lib.dumps(report.to_json()))
+    else:
+        print_report(report, Console())
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def print_report(report: VerifyReport, console: Console) -> None:
+    if report.proofs:
+        proofs = Table(title="Z3 proofs")
+        proofs.add_column("invariant")
+        proofs.add_column("status")
+        proofs.add_column("seconds", justify="right")
+        for proof in report.proofs:
+            style = STATUS_STYLE.get(proof.status, "")
+            proofs.add_row(proof.name, f"[{style}]{proof.status}[/]", f"{proof.seconds:.2f}")
+        console.print(proofs)
+
+    refinement = report.refinement
+    summary = Table(title=f"Refinement ({report.profile} profile)")
+    for column in ("schedules", "steps", "failures", "seconds"):
+        summary.add_column(column, justify="right")
+    failures_style = "bold red" if refinement.failures else "green"
+    summary.add_row(
+        f"{refinement.schedules:,}",
+        f"{refinement.steps:,}",
+        f"[{failures_style}]{refinement.failures}[/]",
+        f"{refinement.seconds:.1f}",
+    )
+    console.print(summary)
+
+    if report.mutants is not None:
+        mutants = report.mutants
+        console.print(
+            f"Mutants: {mutants.killed}/{len(mutants.outcomes)} killed, "
+            f"{len(mutants.survivors)} survived",
+            highlight=False,
+        )
+        if mutants.survivors:
+            survivors = Table(title="Surviving mutants")
+            survivors.add_column("mutant")
+            survivors.add_column("edit")
+            survivors.add_column("equivalent because")
+            for survivor in mutants.survivors:
+                reason = survivor.equivalent or "[bold red]not equivalent: a gap in the suite[/]"
+                survivors.add_row(survivor.id, survivor.description, reason)
+            console.print(survivors)
+
+    verdict = "[green]ok[/]" if report.ok else "[bold red]FAILED[/]"
+    console.print(f"{verdict} in {report.seconds:.1f} s")
+
+
+def main() -> None:
+    typer.run(verify)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,251 @@
+"""`hyperx verify` without the terminal: the Z3 proofs, the refinement suite and the
+mutation run, collected into one `VerifyReport` whose `to_json()` is the CLI's
+`--json` object.
+
+Profiles: `quick` (what `make test` runs) checks 1,000 schedules; `thorough` 100
+times more. With `mutants`, every mutant of Prot_SC (`hyperx.verify.mutants`) goes
+through a short refinement run and then the proofs, stopping at the first failure
+(the mutant is killed); mutants run in parallel, one process per core, each with a
+fixed seed so that the score is reproducible. With `replay`, only the saved trace
+runs: no proofs, no fresh schedules.
+"""
+
+import json
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from functools import cache
+from multiprocessing import get_context
+from pathlib import Path
+
+from hyperx.proofs import ProofResult, run_proofs
+from hyperx.verify.mutants import EQUIVALENT, Mutant, generate_mutants
+from hyperx.verify.refinement import RefinementReport, load_trace, replay, run_refinement
+
+
+@dataclass(frozen=True)
+class VerifyProfile:
+    name: str
+    schedules: int  # refinement schedules on the spec
+    min_steps: int  # steps per schedule, at least
+    mutant_schedules: int  # refinement schedules on each mutant
+    proof_examples: int  # concrete examples of the proofs' differential check
+
+
+PROFILES = {
+    "quick": VerifyProfile(
+        "quick", schedules=1_000, min_steps=20, mutant_schedules=100, proof_examples=200
+    ),
+    "thorough": VerifyProfile(
+        "thorough", schedules=100_000, min_steps=20, mutant_schedules=1_000, proof_examples=2_000
+    ),
+}
+PROFILE_ENV = "HYPERX_PROFILE"
+MUTANT_SEED = 0
+FAILING_TRACE = Path("hyperx-failing-trace.json")
+
+# progress(phase, done, total, note): phase is "proofs", "refinement" or "mutants"
+Progress = Callable[[str, int, int, str], None]
+
+
+class VerifyInputError(ValueError):
+    """Bad input from the user (profile, trace file, options): a one-line message."""
+
+
+@dataclass(frozen=True)
+class MutantOutcome:
+    id: str
+    description: str
+    killed_by: str | None  # "refinement", "proof <name>", "error: ...", or None
+    seconds: float
+
+    @property
+    def killed(self) -> bool:
+        return self.killed_by is not None
+
+    @property
+    def equivalent(self) -> str | None:
+        return EQUIVALENT.get(self.id)
+
+
+@dataclass(frozen=True)
+class MutantsReport:
+    outcomes: list[MutantOutcome]
+
+    @property
+    def killed(self) -> int:
+        return sum(outcome.killed for outcome in self.outcomes)
+
+    @property
+    def survivors(self) -> list[MutantOutcome]:
+        return [outcome for outcome in self.outcomes if not outcome.killed]
+
+    @property
+    def ok(self) -> bool:
+        """Every survivor is a mutant analysed as equivalent."""
+        return all(survivor.equivalent for survivor in self.survivors)
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    profile: str
+    proofs: list[ProofResult]
+    refinement: RefinementReport
+    mutants: MutantsReport | None
+    seconds: float
+    failing_trace: Path | None  # where a failing schedule was saved, for --replay
+
+    @property
+    def ok(self) -> bool:
+        return (
+            all(proof.status == "proved" for proof in self.proofs)
+            and self.refinement.failures == 0
+            and (self.mutants is None or self.mutants.ok)
+        )
+
+    def to_json(self) -> dict:
+        """The `--json` object. `mutants` is null unless mutants were run, so the
+        keys are the same on every run."""
+        mutants = None
+        if self.mutants is not None:
+            mutants = {
+                "killed": self.mutants.killed,
+                "total": len(self.mutants.outcomes),
+                "survivors": [
+                    {"id": s.id, "description": s.description, "equivalent": s.equivalent}
+                    for s in self.mutants.survivors
+                ],
+            }
+        return {
+            "proofs": [
+                {"name": p.name, "status": p.status, "seconds": round(p.seconds, 3)}
+                for p in self.proofs
+            ],
+            "refinement": {
+                "schedules": self.refinement.schedules,
+                "steps": self.refinement.steps,
+                "failures": self.refinement.failures,
+            },
+            "mutants": mutants,
+            "ok": self.ok,
+        }
+
+
+def get_profile(name: str | None) -> VerifyProfile:
+    """The named profile; without a name, $HYPERX_PROFILE, else quick."""
+    source = "--profile"
+    if name is None:
+        name, source = os.environ.get(PROFILE_ENV, "quick"), PROFILE_ENV
+    if name not in PROFILES:
+        choices = " or ".join(PROFILES)
+        raise VerifyInputError(f"{source}: unknown profile {name!r} (choose {choices})")
+    return PROFILES[name]
+
+
+def read_trace(path: Path) -> dict:
+    """A saved schedule; a missing, unreadable or malformed file is a VerifyInputError."""
+    if not path.is_file():
+        raise VerifyInputError(f"--replay: no trace file at {path}")
+    try:
+        return load_trace(path)
+    except (ValueError, OSError) as error:
+        raise VerifyInputError(f"--replay: {path}: {error}") from error
+
+
+def check_options(mutants: bool, replay_path: Path | None) -> None:
+    if replay_path is not None and mutants:
+        raise VerifyInputError("--replay runs one saved trace; drop --mutants")
+
+
+def run_verify(
+    profile: VerifyProfile,
+    *,
+    mutants: bool = False,
+    trace: dict | None = None,
+    progress: Progress | None = None,
+    workers: int | None = None,
+) -> VerifyReport:
+    """Run the proofs, the refinement suite and (with `mutants`) the mutation run;
+    with a `trace` (from `read_trace`), replay that one schedule instead."""
+    report_progress = progress or (lambda phase, done, total, note: None)
+    start = time.perf_counter()
+
+    proofs: list[ProofResult] = []
+    if trace is None:
+        report_progress("proofs", 0, 1, "")
+        proofs = run_proofs(examples=profile.proof_examples)
+        report_progress("proofs", 1, 1, "")
+        report_progress("refinement", 0, profile.schedules, "")
+        refinement = run_refinement(schedules=profile.schedules, min_steps=profile.min_steps)
+    else:
+        report_progress("refinement", 0, 1, "replay")
+        refinement = replay(trace)
+    report_progress("refinement", refinement.schedules, refinement.schedules, "")
+    failing_trace = None
+    if refinement.failing_trace is not None and trace is None:
+        FAILING_TRACE.write_text(json.dumps(refinement.failing_trace, indent=2))
+        failing_trace = FAILING_TRACE
+
+    mutants_report = run_mutants(profile, report_progress, workers) if mutants else None
+    return VerifyReport(
+        profile.name, proofs, refinement, mutants_report, time.perf_counter() - start, failing_trace
+    )
+
+
+def run_mutants(
+    profile: VerifyProfile, progress: Progress, workers: int | None = None
+) -> MutantsReport:
+    """Every mutant through `run_mutant`, in parallel processes (inline with one
+    worker), reported in source order."""
+    ids = [mutant.id for mutant in generate_mutants()]
+    workers = workers or os.cpu_count() or 1
+    progress("mutants", 0, len(ids), "")
+    outcomes = {}
+    if workers == 1:
+        for mutant_id in ids:
+            outcomes[mutant_id] = _run_mutant_by_id(mutant_id, profile)
+            progress("mutants", len(outcomes), len(ids), mutant_id)
+    else:
+        # spawn, not fork: z3 and Hypothesis hold state a forked child must not share
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            futures = [pool.submit(_run_mutant_by_id, mutant_id, profile) for mutant_id in ids]
+            for future in futures:
+                outcome = future.result()
+                outcomes[outcome.id] = outcome
+                progress("mutants", len(outcomes), len(ids), outcome.id)
+    return MutantsReport([outcomes[mutant_id] for mutant_id in ids])
+
+
+def run_mutant(mutant: Mutant, profile: VerifyProfile) -> MutantOutcome:
+    """A short refinement run on the mutant, then the proofs; the first failure
+    kills it. An exception escaping either also kills it: the suite did not pass."""
+    start = time.perf_counter()
+    module = mutant.load()
+    try:
+        killed_by = _first_failure(module, profile)
+    except Exception as error:  # the mutant broke the harness: a failing suite
+        killed_by = f"error: {type(error).__name__}: {error}".splitlines()[0]
+    return MutantOutcome(mutant.id, mutant.description, killed_by, time.perf_counter() - start)
+
+
+def _first_failure(module, profile: VerifyProfile) -> str | None:
+    refinement = run_refinement(
+        module, schedules=profile.mutant_schedules, min_steps=profile.min_steps, seed=MUTANT_SEED
+    )
+    if refinement.failures:
+        return "refinement"
+    for proof in run_proofs(module, examples=profile.proof_examples):
+        if proof.status == "failed":
+            return f"proof {proof.name}"
+    return None
+
+
+@cache
+def _mutants_by_id() -> dict[str, Mutant]:
+    return {mutant.id: mutant for mutant in generate_mutants()}
+
+
+def _run_mutant_by_id(mutant_id: str, profile: VerifyProfile) -> MutantOutcome:
+    return run_mutant(_mutants_by_id()[mutant_id], profile)
