@@ -1,6 +1,7 @@
 """ECIES sealing of K_data to the collector's secp256k1 key, and the key helpers."""
 
 import coincurve
+import eth_keys
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -116,3 +117,12 @@ def test_rejects_bad_private_key(private_key, message):
 def test_rejects_bad_public_key(public_key, message):
     with pytest.raises(CryptoError, match=message):
         seal_k_data(public_key, bytes(32))
+
+
+@given(private_keys)
+def test_key_helpers_agree_with_eth_keys(private_key):
+    # eth_keys is the key library web3.py signs with: an independent implementation.
+    reference = eth_keys.keys.PrivateKey(private_key).public_key
+    public_key = public_key_from_private_key(private_key)
+    assert public_key[1:] == reference.to_bytes()
+    assert eth_address_from_public_key(public_key) == reference.to_checksum_address()

@@ -1,5 +1,6 @@
 """F_DS on a real js-ipfs node: the same CIDs and roots as the embedded store, and its faults."""
 
+import os
 import random
 import time
 
@@ -18,6 +19,7 @@ from hyperx.impl.datastore import (
 )
 from hyperx.impl.datastore import ipfs as ipfs_module
 from hyperx.impl.datastore.ipfs import parse_api_address
+from hyperx.impl.datastore.node import JsIpfsNode
 
 UNKNOWN_TIMEOUT_S = 1.0
 
@@ -99,7 +101,7 @@ def test_rejects_tampered_block_from_the_node(node_store, monkeypatch):
 
 
 def test_rejects_node_that_is_not_there():
-    with pytest.raises(DatastoreError, match=r"IPFS node at http://127.0.0.1:9: .*"):
+    with pytest.raises(DatastoreError, match="^no IPFS node answers at http://127.0.0.1:9$"):
         IpfsStore("/ip4/127.0.0.1/tcp/9/http", timeout_s=1)
 
 
@@ -128,3 +130,22 @@ def test_rejects_malformed_api_address(address):
         DatastoreError, match=f"IPFS API address '{address}' is neither a multiaddr"
     ):
         parse_api_address(address)
+
+
+def test_node_stops_with_its_whole_process_group():
+    with JsIpfsNode() as node:
+        process_group, repo, url = node.process.pid, node.repo, node.api_url
+        assert requests.post(f"{url}/api/v0/version", timeout=5).ok
+    with pytest.raises(ProcessLookupError):
+        os.killpg(process_group, 0)
+    assert not repo.exists()
+    with pytest.raises(requests.ConnectionError):
+        requests.post(f"{url}/api/v0/version", timeout=5)
+
+
+def test_rejects_starting_without_node_modules(tmp_path, monkeypatch):
+    monkeypatch.setenv("HYPERX_NODE_MODULES", str(tmp_path))
+    with pytest.raises(
+        DatastoreError, match=r"js-ipfs is not installed: run `npm ci --omit=optional"
+    ):
+        JsIpfsNode().start()

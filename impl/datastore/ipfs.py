@@ -101,7 +101,10 @@ class IpfsStore(Datastore):
         if self.implementation == "kubo":
             try:
                 self._post(
-                    "block/stat", params={"arg": cid, "offline": "true"}, what="", missing=cid
+                    "block/stat",
+                    params={"arg": cid, "offline": "true"},
+                    what=f"looking up block {cid}",
+                    missing=cid,
                 )
             except BlockNotFoundError:
                 return False
@@ -148,5 +151,11 @@ class IpfsStore(Datastore):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", FutureWarning)
                 return method(timeout=self.timeout_s)
+        except ipfshttpclient.exceptions.ConnectionError:
+            raise DatastoreError(f"no IPFS node answers at {self.url}") from None
+        except ipfshttpclient.exceptions.TimeoutError:
+            raise DatastoreError(
+                f"IPFS node at {self.url} did not answer within {self.timeout_s:g} s"
+            ) from None
         except ipfshttpclient.exceptions.Error as error:
-            raise DatastoreError(f"IPFS node at {self.url}: {error}") from None
+            raise DatastoreError(f"IPFS node at {self.url} failed: {error}") from None
