@@ -20,7 +20,7 @@ from functools import cache
 from multiprocessing import get_context
 from pathlib import Path
 
-from hyperx.proofs import ProofResult, run_proofs
+import hyperx.proofs
 from hyperx.verify.mutants import EQUIVALENT, Mutant, generate_mutants
 from hyperx.verify.refinement import RefinementReport, load_trace, replay, run_refinement
 
@@ -91,7 +91,7 @@ class MutantsReport:
 @dataclass(frozen=True)
 class VerifyReport:
     profile: str
-    proofs: list[ProofResult]
+    proofs: list["hyperx.proofs.ProofResult"]
     refinement: RefinementReport
     mutants: MutantsReport | None
     seconds: float
@@ -172,10 +172,10 @@ def run_verify(
     report_progress = progress or (lambda phase, done, total, note: None)
     start = time.perf_counter()
 
-    proofs: list[ProofResult] = []
+    proofs = []
     if trace is None:
         report_progress("proofs", 0, 1, "")
-        proofs = run_proofs(examples=profile.proof_examples)
+        proofs = hyperx.proofs.run_proofs(examples=profile.proof_examples)
         report_progress("proofs", 1, 1, "")
         report_progress("refinement", 0, profile.schedules, "")
         refinement = run_refinement(schedules=profile.schedules, min_steps=profile.min_steps)
@@ -236,7 +236,7 @@ def _first_failure(module, profile: VerifyProfile) -> str | None:
     )
     if refinement.failures:
         return "refinement"
-    for proof in run_proofs(module, examples=profile.proof_examples):
+    for proof in hyperx.proofs.run_proofs(module, examples=profile.proof_examples):
         if proof.status == "failed":
             return f"proof {proof.name}"
     return None
