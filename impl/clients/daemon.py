@@ -1,0 +1,185 @@
+"""The machinery both parties share: follow the contract's events, send intents.
+
+`Party.step()` is one turn of a client's loop (paper Figure 3, "Daemon Watching"):
+1. reorg check: the hashes of the recent blocks the party handled are compared with
+   the chain's; from the first that differs, blocks are forgotten, their events will
+   be handled again, and intents mined there are watched again;
+2. events of the blocks at least `confirmations` deep, in chain order, each handled
+   once (the handler's decisions and the mark commit in one SQLite transaction);
+3. timeouts: `on_time(now)` with the timestamp of the newest confirmed block
+   (EndEvaluation, SessionTimeout);
+4. intents: each decided transaction is simulated, sent, and watched until its
+   receipt is `confirmations` deep; one that vanished from the chain (a reorg
+   dropped it, paper Figure 4) is sent again; one whose revert reason says it is
+   already done counts as done.
+"""
+
+import logging
+from dataclasses import dataclass
+
+from hyperx.impl.clients.state import FAILED, FINAL, NEW, SENT, Intent, StateStore
+
+log = logging.getLogger("hyperx.clients")
+
+# Recent block hashes kept to notice a reorg; deeper reorgs are not expected on
+# any chain HyperX runs on (Ethereum finalizes within 64 blocks).
+REORG_WINDOW = 64
+
+
+@dataclass(frozen=True)
+class ChainEvent:
+    """A decoded contract log: the interface's event name and arguments."""
+
+    name: str
+    args: dict
+    block_number: int
+    block_hash: str
+    tx_hash: str
+    log_index: int
+
+    @property
+    def event_id(self) -> str:
+        return f"{self.tx_hash}:{self.log_index}"
+
+
+class PartyError(RuntimeError):
+    """A client cannot go on; the message is one line saying why."""
+
+
+class Party:
+    """A client: subclasses handle events (`on_<EventName>`) and timeouts (`on_time`)."""
+
+    role = "party"
+
+    def __init__(self, chain, account, state: StateStore, confirmations: int = 0):
+        self.chain = chain  # hyperx.impl.clients.ledger.Ledger
+        self.account = account  # hyperx.impl.clients.ledger.Account
+        self.state = state
+        self.confirmations = confirmations
+
+    @property
+    def address(self) -> str:
+        return self.account.address
+
+    # One turn
+
+    def step(self) -> bool:
+        """Handle what is new; True if anything happened (an event, a timeout, a transaction)."""
+        head = self.chain.head()
+        safe = head - self.confirmations
+        progressed = self._check_reorg()
+        cursor = self.state.cursor()
+        if safe > cursor:
+            for event in self.chain.events(cursor + 1, safe):
+                if self.state.is_handled(event.event_id):
+                    continue
+                with self.state.transaction():
+                    handler = getattr(self, f"on_{event.name}", None)
+                    if handler is not None:
+                        log.debug(
+                            "%s %s handles %s %s",
+                            self.role,
+                            self.address[:10],
+                            event.name,
+                            event.args,
+                        )
+                        handler(event)
+                    self.state.mark_handled(event.event_id, event.block_number, event.block_hash)
+                progressed = True
+            for number in range(max(cursor + 1, safe - REORG_WINDOW + 1), safe + 1):
+                self.state.record_block(number, self.chain.block_hash(number), REORG_WINDOW)
+        if safe >= 0:
+            with self.state.transaction():
+                progressed |= bool(self.on_time(self.chain.timestamp(safe)))
+        progressed |= self._send_intents(head)
+        return progressed
+
+    def _check_reorg(self) -> bool:
+        for number, known_hash in self.state.recent_blocks():
+            if known_hash and self.chain.block_hash(number) != known_hash:
+                log.warning("%s %s: reorg from block %d", self.role, self.address[:10], number)
+                with self.state.transaction():
+                    self.state.forget_from(number)
+                    self.state.set_cursor(number - 1)
+                return True
+        return False
+
+    # Decisions
+
+    def intend(self, name: str, interface: str, *args, value: int = 0) -> None:
+        """Decide to call `interface(*args)` once; `name` makes the decision idempotent."""
+        self.state.add_intent(name, interface, list(args), value)
+
+    def on_time(self, now: int) -> bool:
+        return False
+
+    # Already-done reasons: the call was made by an earlier attempt of this intent.
+    ALREADY_DONE = (
+        "already registered",
+        "already sampled",
+        "already submitted",
+        "already claimed",
+        "chunk out of order",
+    )
+
+    def _send_intents(self, head: int) -> bool:
+        # In order, one at a time: a decision waits until the one before it is mined,
+        # so the nonces follow the decisions (claim_reward's chunks must arrive in order).
+        progressed = False
+        for intent in self.state.intents(NEW, SENT):
+            progressed |= self._advance(intent, head)
+            latest = self.state.intent(intent.name)
+            if latest.status == SENT and self.chain.receipt(latest.tx_hash) is None:
+                break
+        return progressed
+
+    def _advance(self, intent: Intent, head: int) -> bool:
+        if intent.status == SENT:
+            receipt = self.chain.receipt(intent.tx_hash)
+            if receipt is None:
+                if self.chain.is_pending(intent.tx_hash):
+                    return False
+                log.warning(
+                    "%s %s: %s was dropped from the chain; sending it again",
+                    self.role,
+                    self.address[:10],
+                    intent.name,
+                )
+            elif receipt.success:
+                status = FINAL if receipt.block_number <= head - self.confirmations else SENT
+                self.state.update_intent(
+                    intent.name, status=status, block_number=receipt.block_number
+                )
+                return status == FINAL
+            else:
+                return self._refused(intent, receipt.reason or "reverted")
+        reason = self.chain.simulate(self.account, intent.interface, intent.args, intent.value)
+        if reason is not None:
+            return self._refused(intent, reason)
+        tx_hash = self.chain.send(self.account, intent.interface, intent.args, intent.value)
+        self.state.update_intent(
+            intent.name,
+            status=SENT,
+            tx_hash=tx_hash,
+            block_number=head,
+            attempts=intent.attempts + 1,
+        )
+        log.info(
+            "%s %s: sent %s (%s)", self.role, self.address[:10], intent.interface, tx_hash[:12]
+        )
+        return True
+
+    def _refused(self, intent: Intent, reason: str) -> bool:
+        if intent.attempts > 0 and any(done in reason for done in self.ALREADY_DONE):
+            self.state.update_intent(intent.name, status=FINAL, detail=reason)
+        else:
+            log.warning("%s %s: %s refused: %s", self.role, self.address[:10], intent.name, reason)
+            self.state.update_intent(intent.name, status=FAILED, detail=reason)
+        return True
+
+    def intent_status(self, name: str) -> str | None:
+        intent = self.state.intent(name)
+        return None if intent is None else intent.status
+
+    def pending_intents(self) -> list[Intent]:
+        return self.state.intents(NEW, SENT)

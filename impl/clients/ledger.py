@@ -1,0 +1,124 @@
+"""What a client needs from F_BC, and its two back ends.
+
+`Ledger` is the narrow surface the parties use: the head, block hashes and
+timestamps, the contract's decoded events in a block range, and sending a call of a
+Prot_SC interface (spec names and argument order, `hyperx.spec.contract.INTERFACES`)
+with a dry run first. Addresses are lowercase hex throughout, as in the spec.
+
+- `SpecLedger` runs over the spec's F_BC (`hyperx.spec.chain.Blockchain`), mining a
+  block per transaction: the clients' logic can be stepped against the reference
+  semantics, reorgs included.
+- `Web3Ledger` (`hyperx.impl.clients.web3_ledger`) runs over the Vyper contract
+  through web3.py: the embedded EVM or any JSON-RPC node.
+"""
+
+import copy
+from dataclasses import dataclass
+
+from eth_account import Account as EthAccount
+
+from hyperx.impl.clients.daemon import ChainEvent
+from hyperx.spec.chain import Blockchain
+from hyperx.spec.contract import INTERFACES, Msg
+
+
+@dataclass(frozen=True)
+class Account:
+    """A party's key: the address it signs as, and the secp256k1 private key (32 bytes)."""
+
+    address: str
+    private_key: bytes
+
+    @classmethod
+    def from_key(cls, private_key: str | bytes) -> "Account":
+        account = EthAccount.from_key(private_key)
+        return cls(account.address.lower(), bytes(account.key))
+
+    @classmethod
+    def create(cls) -> "Account":
+        return cls.from_key(EthAccount.create().key)
+
+
+@dataclass(frozen=True)
+class TxReceipt:
+    success: bool
+    block_number: int
+    reason: str | None
+    fee_wei: int = 0
+
+
+class SpecLedger:
+    """F_BC of the spec with automining: each sent transaction is mined in its own block."""
+
+    chain_id = 0
+
+    def __init__(self, blockchain: Blockchain | None = None, block_time_s: int = 1):
+        self.blockchain = blockchain or Blockchain(finality_depth=1)
+        self.block_time_s = block_time_s
+        self.contract_address = "0x" + "c0" * 20
+
+    def head(self) -> int:
+        return self.blockchain.height
+
+    def block_hash(self, number: int) -> str | None:
+        if number > self.blockchain.height:
+            return None
+        block = self.blockchain.blocks[number]
+        # The spec's blocks have no hash; their content (and timestamp) stands in for one.
+        return f"{number}:{block.timestamp}:{[r.tx.tx_id for r in block.receipts]}"
+
+    def timestamp(self, number: int) -> int:
+        return self.blockchain.blocks[number].timestamp
+
+    def events(self, first: int, last: int) -> list[ChainEvent]:
+        found = []
+        for block in self.blockchain.blocks[first : last + 1]:
+            for receipt in block.receipts:
+                if receipt.success:
+                    for index, event in enumerate(receipt.events):
+                        found.append(
+                            ChainEvent(
+                                event.name,
+                                dict(event.args),
+                                block.number,
+                                self.block_hash(block.number),
+                                _tx_hash(receipt.tx.tx_id),
+                                index,
+                            )
+                        )
+        return found
+
+    def simulate(self, account: Account, interface: str, args: list, value: int) -> str | None:
+        state = copy.deepcopy(self.blockchain.contract)
+        msg = Msg(sender=account.address, value=value, now=self.blockchain.now + self.block_time_s)
+        try:
+            INTERFACES[interface](state, msg, *args)
+        except AssertionError as revert:
+            return str(revert)
+        return None
+
+    def send(self, account: Account, interface: str, args: list, value: int) -> str:
+        tx = self.blockchain.submit(account.address, value, interface, *args)
+        self.blockchain.mine(self.blockchain.now + self.block_time_s)
+        return _tx_hash(tx.tx_id)
+
+    def receipt(self, tx_hash: str) -> TxReceipt | None:
+        tx_id = int(tx_hash, 16)
+        for block in self.blockchain.blocks:
+            for receipt in block.receipts:
+                if receipt.tx.tx_id == tx_id:
+                    return TxReceipt(receipt.success, block.number, receipt.reason)
+        return None
+
+    def is_pending(self, tx_hash: str) -> bool:
+        return any(tx.tx_id == int(tx_hash, 16) for tx in self.blockchain.mempool)
+
+    def balance(self, address: str) -> int:
+        return self.blockchain.balance(address)
+
+    def advance_time(self, seconds: int) -> None:
+        self.blockchain.mine(self.blockchain.now + seconds)
+
+
+def _tx_hash(tx_id: int) -> str:
+    return f"0x{tx_id:064x}"
