@@ -1,12 +1,15 @@
 """A throw-away js-ipfs node on loopback, for tests and local runs.
 
 `JsIpfsNode` runs the js-ipfs (`ipfs` 0.66.1) that `npm ci` puts in the repository's
-node_modules: a fresh repository in a temporary folder (`jsipfs init --profile
-test`), its RPC API, gateway and gRPC endpoint on 127.0.0.1 ports the system picks
-(port 0; the node writes the API address to `$IPFS_PATH/api`), no swarm listeners,
-no bootstrap peers, and `jsipfs daemon --offline --enable-preload=false`. It is
-ready once `POST /api/v0/version` answers, and is stopped by killing its process
-group, so nothing outlives the `with` block.
+node_modules: `jsipfs daemon --offline --enable-preload=false` on a fresh repository
+in a temporary folder, which the daemon initialises itself with the `test` profile
+and LOOPBACK_CONFIG (`--init-profile test --init-config FILE`: the repository that
+`jsipfs init --profile test` plus an edit of its config would give, in one Node.js
+start instead of two). LOOPBACK_CONFIG puts the RPC API, gateway and gRPC endpoint
+on 127.0.0.1 ports the system picks (port 0; the node writes the API address to
+`$IPFS_PATH/api`), with no swarm listeners and no bootstrap peers. The node is ready
+once `POST /api/v0/version` answers, and is stopped by killing its process group,
+so nothing outlives the `with` block.
 """
 
 import json
@@ -21,8 +24,21 @@ from pathlib import Path
 import requests
 
 from hyperx.impl.datastore.cid import DatastoreError
+from hyperx.impl.datastore.ipfs import parse_api_address
 
 LOOPBACK_ANY_PORT = "/ip4/127.0.0.1/tcp/0"
+LOOPBACK_CONFIG = {
+    "Addresses": {
+        "API": LOOPBACK_ANY_PORT,
+        "Gateway": LOOPBACK_ANY_PORT,
+        "RPC": LOOPBACK_ANY_PORT,
+        "Swarm": [],
+        "Announce": [],
+        "NoAnnounce": [],
+        "Delegates": [],
+    },
+    "Bootstrap": [],
+}
 
 
 def find_node_modules() -> Path | None:
@@ -74,26 +90,29 @@ class JsIpfsNode:
             )
         started = time.monotonic()
         self.repo = Path(tempfile.mkdtemp(prefix="hyperx-ipfs-"))
-        env = {**os.environ, "IPFS_PATH": str(self.repo)}
+        ipfs_path = self.repo / "repo"
+        config = self.repo / "init-config.json"
         try:
-            subprocess.run(
-                [str(jsipfs), "init", "--profile", "test"],
-                env=env,
-                check=True,
-                capture_output=True,
-                timeout=self.startup_timeout_s,
-            )
-            self._bind_to_loopback()
+            config.write_text(json.dumps(LOOPBACK_CONFIG))
             log = open(self.repo / "daemon.log", "wb")
             self.process = subprocess.Popen(
-                [str(jsipfs), "daemon", "--offline", "--enable-preload=false"],
-                env=env,
+                [
+                    str(jsipfs),
+                    "daemon",
+                    "--init-profile",
+                    "test",
+                    "--init-config",
+                    str(config),
+                    "--offline",
+                    "--enable-preload=false",
+                ],
+                env={**os.environ, "IPFS_PATH": str(ipfs_path)},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
             log.close()
-            self._wait_until_ready(started)
+            self._wait_until_ready(started, ipfs_path / "api")
         except BaseException:
             self.stop()
             raise
@@ -114,17 +133,7 @@ class JsIpfsNode:
             shutil.rmtree(self.repo, ignore_errors=True)
             self.repo = None
 
-    def _bind_to_loopback(self) -> None:
-        config_path = self.repo / "config"
-        config = json.loads(config_path.read_text())
-        config["Addresses"].update(
-            API=LOOPBACK_ANY_PORT, Gateway=LOOPBACK_ANY_PORT, RPC=LOOPBACK_ANY_PORT, Swarm=[]
-        )
-        config["Bootstrap"] = []
-        config_path.write_text(json.dumps(config, indent=2))
-
-    def _wait_until_ready(self, started: float) -> None:
-        api_file = self.repo / "api"
+    def _wait_until_ready(self, started: float, api_file: Path) -> None:
         while time.monotonic() - started < self.startup_timeout_s:
             if self.process.poll() is not None:
                 log = (self.repo / "daemon.log").read_text(errors="replace").strip()
@@ -134,8 +143,7 @@ class JsIpfsNode:
                 )
             if api_file.is_file() and api_file.read_text().strip():
                 self.api_multiaddr = api_file.read_text().strip()
-                host, port = self.api_multiaddr.split("/")[2], self.api_multiaddr.split("/")[4]
-                self.api_url = f"http://{host}:{port}"
+                self.api_url = parse_api_address(self.api_multiaddr)[1]
                 try:
                     requests.post(f"{self.api_url}/api/v0/version", timeout=2).raise_for_status()
                     return
