@@ -86,8 +86,7 @@ class Party:
                         handler(event)
                     self.state.mark_handled(event.event_id, event.block_number, event.block_hash)
                 progressed = True
-            for number in range(max(cursor + 1, safe - REORG_WINDOW + 1), safe + 1):
-                self.state.record_block(number, self.chain.block_hash(number), REORG_WINDOW)
+            self.state.record_block(safe, self.chain.block_hash(safe), REORG_WINDOW)
         if safe >= 0:
             with self.state.transaction():
                 progressed |= bool(self.on_time(self.chain.timestamp(safe)))
@@ -95,14 +94,32 @@ class Party:
         return progressed
 
     def _check_reorg(self) -> bool:
-        for number, known_hash in self.state.recent_blocks():
-            if known_hash and self.chain.block_hash(number) != known_hash:
-                log.warning("%s %s: reorg from block %d", self.role, self.address[:10], number)
-                with self.state.transaction():
-                    self.state.forget_from(number)
-                    self.state.set_cursor(number - 1)
-                return True
-        return False
+        """Rewind to the newest recorded block still on the chain, if the newest is not.
+
+        One hash per turn is enough: a block's hash commits to its ancestors, so if the
+        newest block handled is still on the chain, so is everything before it.
+        """
+        recorded = self.state.recent_blocks()
+        if (
+            not recorded
+            or not recorded[-1][1]
+            or self.chain.block_hash(recorded[-1][0]) == recorded[-1][1]
+        ):
+            return False
+        kept = -1
+        for number, known_hash in reversed(recorded[:-1]):
+            if known_hash and self.chain.block_hash(number) == known_hash:
+                kept = number
+                break
+        log.warning(
+            "%s %s: reorg; handling events again from block %d",
+            self.role,
+            self.address[:10],
+            kept + 1,
+        )
+        with self.state.transaction():
+            self.state.forget_from(kept + 1)
+        return True
 
     # Decisions
 

@@ -1,0 +1,169 @@
+"""`Ledger` over web3.py: the Vyper contract on the embedded EVM or a JSON-RPC node.
+
+Transactions are signed locally with the party's key (eth-account) and sent raw, so
+the node never holds a key; the nonce is the account's pending count at each send.
+A dry run (`eth_call`) comes before every send and gives the revert reason; the
+reason of a mined transaction that reverted is recovered by replaying it at its block.
+"""
+
+from eth_account import Account as EthAccount
+from eth_utils import event_abi_to_log_topic
+from web3 import Web3
+from web3.exceptions import BlockNotFound, ContractLogicError, TransactionNotFound
+
+try:  # the embedded EVM reports a dry run's revert with its own exception
+    from eth_tester.exceptions import TransactionFailed
+
+    REVERTS = (ContractLogicError, TransactionFailed)
+except ImportError:
+    REVERTS = (ContractLogicError,)
+
+from hyperx.impl.clients.daemon import ChainEvent
+from hyperx.impl.clients.ledger import Account, TxReceipt
+
+GAS_MARGIN = 1.25  # over eth_estimateGas, for state that changes between the estimate and the block
+
+
+class Web3Ledger:
+    def __init__(self, w3: Web3, contract):
+        self.w3 = w3
+        self.contract = contract
+        self.contract_address = contract.address.lower()
+        self.chain_id = w3.eth.chain_id
+        self._events_by_topic = {
+            event_abi_to_log_topic(abi).hex(): getattr(contract.events, abi["name"])
+            for abi in contract.abi
+            if abi["type"] == "event"
+        }
+
+    def head(self) -> int:
+        return self.w3.eth.block_number
+
+    def block_hash(self, number: int) -> str | None:
+        try:
+            return self.w3.eth.get_block(number)["hash"].hex()
+        except BlockNotFound:
+            return None
+
+    def timestamp(self, number: int) -> int:
+        return self.w3.eth.get_block(number)["timestamp"]
+
+    def events(self, first: int, last: int) -> list[ChainEvent]:
+        logs = self.w3.eth.get_logs(
+            {"address": self.contract.address, "fromBlock": first, "toBlock": last}
+        )
+        found = []
+        for entry in logs:
+            event = self._events_by_topic.get(entry["topics"][0].hex().removeprefix("0x"))
+            if event is None:
+                continue
+            decoded = event().process_log(entry)
+            found.append(
+                ChainEvent(
+                    decoded["event"],
+                    {name: _plain(value) for name, value in decoded["args"].items()},
+                    entry["blockNumber"],
+                    entry["blockHash"].hex(),
+                    entry["transactionHash"].hex(),
+                    entry["logIndex"],
+                )
+            )
+        return found
+
+    def _call(self, interface: str, args: list):
+        return getattr(self.contract.functions, interface)(*[_abi_arg(a) for a in args])
+
+    def simulate(
+        self, account: Account, interface: str, args: list, value: int, block="latest"
+    ) -> str | None:
+        try:
+            self._call(interface, args).call(
+                {"from": Web3.to_checksum_address(account.address), "value": value},
+                block_identifier=block,
+            )
+        except REVERTS as error:
+            return _reason(error)
+        return None
+
+    def send(self, account: Account, interface: str, args: list, value: int) -> str:
+        sender = Web3.to_checksum_address(account.address)
+        call = self._call(interface, args)
+        gas = call.estimate_gas({"from": sender, "value": value})
+        tx = call.build_transaction(
+            {
+                "from": sender,
+                "value": value,
+                "nonce": self.w3.eth.get_transaction_count(sender, "pending"),
+                "gas": int(gas * GAS_MARGIN),
+                "chainId": self.chain_id,
+            }
+        )
+        signed = EthAccount.sign_transaction(tx, account.private_key)
+        return self.w3.eth.send_raw_transaction(signed.raw_transaction).hex()
+
+    def receipt(self, tx_hash: str) -> TxReceipt | None:
+        try:
+            receipt = self.w3.eth.get_transaction_receipt(tx_hash)
+        except TransactionNotFound:
+            return None
+        if receipt is None or receipt.get("blockNumber") is None:
+            return None
+        fee = receipt["gasUsed"] * receipt.get("effectiveGasPrice", 0)
+        if receipt["status"] == 1:
+            return TxReceipt(True, receipt["blockNumber"], None, fee)
+        return TxReceipt(
+            False, receipt["blockNumber"], self._replay_reason(tx_hash, receipt["blockNumber"]), fee
+        )
+
+    def _replay_reason(self, tx_hash: str, block_number: int) -> str:
+        tx = self.w3.eth.get_transaction(tx_hash)
+        try:
+            self.w3.eth.call(
+                {"from": tx["from"], "to": tx["to"], "value": tx["value"], "data": tx["input"]},
+                block_number - 1,
+            )
+        except REVERTS as error:
+            return _reason(error)
+        return "reverted (out of gas or state changed within the block)"
+
+    def is_pending(self, tx_hash: str) -> bool:
+        try:
+            return self.w3.eth.get_transaction(tx_hash).get("blockNumber") is None
+        except TransactionNotFound:
+            return False
+
+    def balance(self, address: str) -> int:
+        return self.w3.eth.get_balance(Web3.to_checksum_address(address))
+
+    def advance_time(self, seconds: int) -> None:
+        """Move a development chain's clock forward and mine a block (embedded EVM or anvil)."""
+        tester = getattr(self.w3.provider, "ethereum_tester", None)
+        if tester is not None:
+            tester.time_travel(self.timestamp(self.head()) + seconds)
+            tester.mine_blocks(1)
+            return
+        self.w3.provider.make_request("evm_increaseTime", [seconds])
+        self.w3.provider.make_request("evm_mine", [])
+
+
+def _plain(value):
+    if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
+        return value.lower()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    return value
+
+
+def _abi_arg(value):
+    if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
+        return Web3.to_checksum_address(value)
+    if isinstance(value, list):
+        return [_abi_arg(v) for v in value]
+    return value
+
+
+def _reason(error: Exception) -> str:
+    message = str(getattr(error, "message", None) or error)
+    return message.removeprefix("execution reverted: ").strip()
