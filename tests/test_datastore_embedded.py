@@ -16,7 +16,7 @@ from hyperx.impl.datastore import (
     compute_cid,
 )
 from hyperx.impl.datastore import store as store_module
-from hyperx.impl.datastore.store import MANIFEST_MAGIC, decode_manifest
+from hyperx.impl.datastore.store import MANIFEST_MAGIC, MAX_DEPTH, decode_manifest, encode_manifest
 
 UNKNOWN = compute_cid(b"never stored")
 
@@ -146,3 +146,20 @@ def test_rejects_cid_that_is_not_raw(store):
 def test_store_survives_reopening(tmp_path):
     cid = EmbeddedStore(tmp_path).put(b"persisted")
     assert EmbeddedStore(tmp_path).get(cid) == b"persisted"
+
+
+def test_rejects_manifest_deeper_than_the_bound(store):
+    leaf = store.put(b"hello")
+    too_deep = store._put_block(encode_manifest(MAX_DEPTH + 1, [[leaf, 5]]))
+    with pytest.raises(DatastoreError, match=f"manifest {too_deep} is malformed: bad depth"):
+        store.get(too_deep)
+
+
+def test_rejects_manifest_linked_at_the_wrong_depth(store):
+    inner = store._put_block(encode_manifest(1, [[store.put(b"hello"), 5]]))
+    outer = store._put_block(encode_manifest(3, [[inner, 5]]))
+    with pytest.raises(
+        BlockCorruptError,
+        match=f"manifest {inner} has depth 1 and size 5; its parent links it at depth 2 with size 5",
+    ):
+        store.get(outer)

@@ -37,6 +37,9 @@ from hyperx.impl.datastore.cid import (
 
 BLOCK_SIZE = 256 * 1024
 FANOUT = 1024
+# Depth 4 already holds BLOCK_SIZE * FANOUT**4 = 256 PiB; the bound keeps a forged
+# chain of manifests from recursing without end.
+MAX_DEPTH = 8
 MANIFEST_MAGIC = b"hyperx-tree/v1\n"
 
 
@@ -60,13 +63,8 @@ class Datastore(abc.ABC):
         data = bytes(data)
         if len(data) <= BLOCK_SIZE and not data.startswith(MANIFEST_MAGIC):
             return self._put_block(data)
-        links = [
-            [
-                self._put_block(data[start : start + BLOCK_SIZE]),
-                len(data[start : start + BLOCK_SIZE]),
-            ]
-            for start in range(0, len(data), BLOCK_SIZE)
-        ]
+        chunks = (data[start : start + BLOCK_SIZE] for start in range(0, len(data), BLOCK_SIZE))
+        links = [[self._put_block(chunk), len(chunk)] for chunk in chunks]
         depth = 1
         while True:
             groups = [links[start : start + FANOUT] for start in range(0, len(links), FANOUT)]
@@ -133,7 +131,7 @@ def decode_manifest(cid: str, block: bytes) -> tuple[int, list[tuple[str, int]],
         links = [(normalize_cid(child), child_size) for child, child_size in body["links"]]
         well_formed = (
             isinstance(depth, int)
-            and depth >= 1
+            and 1 <= depth <= MAX_DEPTH
             and 1 <= len(links) <= FANOUT
             and all(isinstance(s, int) and s >= 0 for _, s in links)
             and sum(s for _, s in links) == size
