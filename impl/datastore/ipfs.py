@@ -134,7 +134,8 @@ class IpfsStore(Datastore):
         try:
             message = response.json().get("Message", response.text)
         except ValueError:
-            message = response.text.strip()
+            message = response.text
+        message = " ".join(str(message).split()) or f"HTTP {response.status_code}"
         if missing and re.search(r"not found|timed out|timeout|deadline", message, re.IGNORECASE):
             raise BlockNotFoundError(self._not_found(missing))
         raise DatastoreError(f"IPFS node at {self.url} failed {what}: {message}")
