@@ -1,0 +1,479 @@
+"""Schedules are data: the environment's instructions, and the two worlds they drive.
+
+A schedule is a list of plain JSON instructions (`"op"` names the kind):
+
+  start_session  the collector starts a session: reward, deposit, pct_bps, shards,
+                 evaluation_s (cf_evaluation_deadline = now + evaluation_s), threshold
+  join           provider i joins session sid with a dataset of this quality (0-9)
+  mine           one block, gap seconds after the head (1..MAX_GAP_S), holding the
+                 listed pending transactions in that order (the rest wait)
+  advance        let time pass by this many seconds: the network delivers
+  drop           a pending transaction vanishes from the mempool
+  reorg          the last depth non-final blocks are dropped; their transactions go
+                 back to the mempool (requeue) or are lost
+  corrupt        a party (C, P0, P1, ...) is handed to the adversary
+  call           a corrupted party calls an interface of Prot_SC: session, target
+                 provider, and a variant naming the arguments (honest, wrong keys, ...)
+
+After every instruction all parties react (`on_block`): honest parties are always
+online. `World` runs the real world (Prot_COL, Prot_PRI, Prot_SC over F_BC and
+F_DS) and, through the simulator, the ideal world (F_HyperX), and reads off what
+the refinement compares.
+
+The liveness assumption (paper 2.3, eventual finality), as the environment obeys
+it: the environment may delay, reorder or drop transactions and reorganise
+non-final blocks, but
+- a transaction of an honest party pending for DELTA_BLOCKS blocks is included in
+  the next block (and an honest party re-sends what a drop or reorg removed);
+- blocks the environment mines are at most MAX_GAP_S seconds apart, and `advance`
+  never jumps past an instant at which an honest party has to act (a session's
+  evaluation deadline or deadline) before the parties have reacted;
+- at most MAX_DISRUPTIONS drops and reorganisations per schedule.
+So an honest reaction lands within HOP_BOUND_S seconds of the final event it
+answers, and every period (cf_review_s, cf_claim_s) is longer: honest parties
+always meet their deadlines. Without these the refinement would rightly fail, as
+an honest party could then be penalised.
+"""
+
+import json
+from dataclasses import dataclass
+
+from .chain import Blockchain, Transaction
+from .config import CHUNK_SIZE
+from .contract import Address
+from .datastore import Datastore
+from .ideal import (
+    ABORTED_AFTER_REVIEW,
+    CANDIDATE_FORFEITED,
+    DEAL_CLOSED,
+    NO_DEAL,
+    OPTIMAL_FORFEITED,
+    FHyperX,
+)
+from .merkle import compute_chunk_proof, keccak256
+from .parties import (
+    CLOSED,
+    PENDING,
+    REVIEWED,
+    Collector,
+    Party,
+    Provider,
+    Task,
+    compute_sample_size,
+)
+from .sealing import decrypt_shard, derive_keypair, open_k_data, seal_k_data
+from .simulator import Simulator
+
+FINALITY_DEPTH = 2
+MAX_GAP_S = 10
+DELTA_BLOCKS = 2
+MAX_DISRUPTIONS = 3
+# One honest hop: final after FINALITY_DEPTH blocks, included within DELTA_BLOCKS + 1
+# more, each disruption costing at most as much again; every block <= MAX_GAP_S.
+HOP_BOUND_S = (FINALITY_DEPTH + DELTA_BLOCKS + 1) * (1 + MAX_DISRUPTIONS) * MAX_GAP_S
+PERIOD_S = 300  # cf_review_s and cf_claim_s: longer than one hop
+EVALUATION_SLACK_S = 2 * HOP_BOUND_S  # sample + features after a registration
+GENESIS_TIME = 1_700_000_000
+COLLECTOR_FUNDS = 10**9
+PROVIDER_FUNDS = 10**7
+SIGMA = 37  # the collector's obfuscation offset: features are quality + SIGMA (mod 256)
+
+INTERFACE_NAMES = (
+    "registration", "sample_data", "submit_features", "set_candidate", "submit_review",
+    "set_optimal", "claim_reward", "claim_deposit", "claim_refund",
+)
+VARIANTS = ("honest", "wrong")
+
+_FIELDS = {
+    "start_session": {"reward": int, "deposit": int, "pct_bps": int, "shards": int,
+                      "evaluation_s": int, "threshold": int},
+    "join": {"provider": int, "sid": int, "quality": int},
+    "mine": {"gap": int, "include": list},
+    "advance": {"seconds": int},
+    "drop": {"tx": int},
+    "reorg": {"depth": int, "requeue": bool},
+    "corrupt": {"party": str},
+    "call": {"party": str, "interface": str, "sid": int, "variant": str, "target": int},
+}
+
+
+def validate_instruction(instruction) -> dict:
+    """The instruction, checked; ValueError with the reason otherwise."""
+    if not isinstance(instruction, dict) or instruction.get("op") not in _FIELDS:
+        raise ValueError(f"not an instruction (op must be one of {sorted(_FIELDS)}): {instruction!r}")
+    op = instruction["op"]
+    for name, kind in _FIELDS[op].items():
+        value = instruction.get(name)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ValueError(f"{op}: field {name!r} must be {kind.__name__}, got {value!r}")
+    if op == "mine" and not all(isinstance(i, int) for i in instruction["include"]):
+        raise ValueError(f"mine: include must list transaction ids, got {instruction['include']!r}")
+    if op == "call" and instruction["interface"] not in INTERFACE_NAMES:
+        raise ValueError(f"call: unknown interface {instruction['interface']!r}")
+    if op == "call" and instruction["variant"] not in VARIANTS:
+        raise ValueError(f"call: variant must be one of {VARIANTS}")
+    return instruction
+
+
+def make_extractor_blob(index: int) -> bytes:
+    return bytes([SIGMA]) + b"hyperx-extractor-%d" % index
+
+
+def extract_features(extractor_blob: bytes, plaintexts: list[bytes]) -> bytes:
+    """A cheap stand-in for M_extractor: each shard's quality byte, offset by the
+    blob's secret (the obfuscation); features of exactly the given shards."""
+    return bytes((shard[0] + extractor_blob[0]) % 256 for shard in plaintexts)
+
+
+def evaluate_features(features: bytes) -> int:
+    """The collector's evaluator: mean decoded quality, times 100."""
+    if not features:
+        return 0
+    return sum((f - SIGMA) % 256 for f in features) * 100 // len(features)
+
+
+def make_dataset(name: str, sid: int, quality: int, shards: int) -> list[bytes]:
+    """Shard i: a quality byte (quality * 10, spread by +-4 per shard) and filler."""
+    dataset = []
+    for i in range(shards):
+        filler = keccak256(f"{name}/{sid}/{i}".encode())
+        spread = filler[0] % 9 - 4
+        dataset.append(bytes([max(0, min(99, quality * 10 + spread))]) + filler[1:16])
+    return dataset
+
+
+def address_of(name: str) -> Address:
+    return "0x" + keccak256(b"hyperx-party-" + name.encode())[:20].hex()
+
+
+@dataclass
+class Observables:
+    """What the environment compares between the worlds, for honest parties."""
+
+    balances: dict[str, int]
+    outcomes: dict[int, tuple]
+    collector_reads: frozenset  # (sid, provider name, shard index)
+    adversary_reads: frozenset
+
+
+class World:
+    def __init__(self, interfaces: dict | None = None, n_providers: int = 3):
+        self.chain = Blockchain(finality_depth=FINALITY_DEPTH, genesis_time=GENESIS_TIME)
+        if interfaces is not None:
+            self.chain.interfaces = dict(interfaces)
+        self.datastore = Datastore()
+        self.names = ["C"] + [f"P{i}" for i in range(n_providers)]
+        self.address = {name: address_of(name) for name in self.names}
+        self.name_of = {a: n for n, a in self.address.items()}
+        self.collector_key, collector_public = derive_keypair(b"collector")
+        public_keys = {self.address["C"]: collector_public}
+        self.collector = Collector(
+            self.address["C"], self.collector_key, extract_features, evaluate_features, b"C"
+        )
+        self.providers = [
+            Provider(self.address[f"P{i}"], extract_features, public_keys, f"P{i}".encode())
+            for i in range(n_providers)
+        ]
+        self.parties: dict[str, Party] = {"C": self.collector}
+        self.parties.update({f"P{i}": p for i, p in enumerate(self.providers)})
+        self.chain.fund(self.address["C"], COLLECTOR_FUNDS)
+        for provider in self.providers:
+            self.chain.fund(provider.address, PROVIDER_FUNDS)
+        self.initial = dict(self.chain.balances)
+        self.ideal = FHyperX(extract_features, evaluate_features, self.initial, EVALUATION_SLACK_S)
+        self.simulator = Simulator(self.ideal)
+        self.seen: dict[int, Transaction] = {}  # every transaction ever broadcast
+        self.first_seen: dict[int, int] = {}  # tx id -> height when first pending
+        self.disruptions = 0
+        self.sessions_started = 0
+        self.last_jump = 0
+        self.trace: list[dict] = []
+
+    # Reading the world
+
+    def is_honest(self, name: str) -> bool:
+        return not self.parties[name].corrupted
+
+    def is_honest_tx(self, tx: Transaction) -> bool:
+        return tx.sender in self.name_of and self.is_honest(self.name_of[tx.sender])
+
+    def views(self):
+        """Every session as the public sees it from final events."""
+        return self.collector.sessions
+
+    def new_tx_ids(self, known: set[int]) -> list[int]:
+        return [i for i in self.seen if i not in known]
+
+    # Driving the world
+
+    def apply(self, instruction: dict) -> bool:
+        """Run one instruction, then let everyone react. False: it did nothing."""
+        validate_instruction(instruction)
+        self.trace.append(instruction)
+        done = getattr(self, "_op_" + instruction["op"])(instruction)
+        self.react()
+        return done is not False
+
+    def react(self) -> None:
+        for party in self.parties.values():
+            party.on_block(self.chain, self.datastore)
+        self.simulator.observe(self.chain, self.datastore)
+        for tx in self.chain.mempool:
+            if tx.tx_id not in self.seen:
+                self.seen[tx.tx_id] = tx
+                self.first_seen[tx.tx_id] = self.chain.height
+
+    def _op_start_session(self, ins: dict):
+        if not self.is_honest("C"):
+            return False
+        blob = make_extractor_blob(self.sessions_started)
+        self.sessions_started += 1
+        task = Task(ins["reward"], ins["deposit"], ins["pct_bps"], ins["shards"],
+                    ins["evaluation_s"], PERIOD_S, PERIOD_S, ins["threshold"], blob)
+        self.simulator.on_task(self.datastore.store(blob), task)
+        self.collector.start_session(self.chain, self.datastore, task)
+
+    def _op_join(self, ins: dict):
+        name = f"P{ins['provider']}"
+        view = self.views().get(ins["sid"])
+        if name not in self.parties or view is None or not self.is_honest(name):
+            return False
+        dataset = make_dataset(name, ins["sid"], ins["quality"], view.config["cf_shards"])
+        self.simulator.on_join(ins["sid"], self.address[name], dataset)
+        self.parties[name].join(ins["sid"], dataset)
+
+    def _op_mine(self, ins: dict):
+        pending = {tx.tx_id for tx in self.chain.mempool}
+        include = [i for i in dict.fromkeys(ins["include"]) if i in pending]
+        overdue = [
+            tx.tx_id for tx in self.chain.mempool
+            if self.is_honest_tx(tx) and self.chain.height - self.first_seen[tx.tx_id] >= DELTA_BLOCKS
+        ]
+        include += [i for i in overdue if i not in include]
+        self.chain.mine(self.chain.now + max(1, min(MAX_GAP_S, ins["gap"])), include=include)
+
+    def _op_advance(self, ins: dict):
+        self.settle()
+        target = self.chain.now + max(1, ins["seconds"])
+        while self.chain.now < target:
+            wakeups = [w for w in self.wakeups() if w > self.chain.now]
+            self._fair_block(min([target] + wakeups))
+            self.last_jump = self.chain.height
+            self.settle()
+
+    def _op_drop(self, ins: dict):
+        if self.disruptions >= MAX_DISRUPTIONS or ins["tx"] not in {t.tx_id for t in self.chain.mempool}:
+            return False
+        self.disruptions += 1
+        self.chain.mempool = [tx for tx in self.chain.mempool if tx.tx_id != ins["tx"]]
+
+    def _op_reorg(self, ins: dict):
+        depth = ins["depth"]
+        if self.disruptions >= MAX_DISRUPTIONS or not 0 < depth <= self.chain.height - self.chain.final_height:
+            return False
+        self.disruptions += 1
+        self.chain.reorg(depth, requeue=ins["requeue"])
+
+    def _op_corrupt(self, ins: dict):
+        name = ins["party"]
+        if name not in self.parties or not self.is_honest(name):
+            return False
+        party = self.parties[name]
+        party.corrupt()
+        self.simulator.on_corrupt(party.address)
+        for sid, holding in getattr(party, "holdings", {}).items():
+            self.simulator.on_adversary_holding(sid, party.address, holding.plaintexts, holding.keys)
+
+    def _op_call(self, ins: dict):
+        name = ins["party"]
+        if name not in self.parties or self.is_honest(name):
+            return False
+        built = build_adversary_call(self, self.parties[name], ins)
+        if built is None:
+            return False
+        value, interface, args = built
+        tx = self.chain.submit(self.address[name], value, interface, *args)
+        if interface == "submit_review":
+            self.simulator.on_adversary_review(tx.tx_id, ins["variant"] == "honest")
+
+    # Time, fairly
+
+    def wakeups(self) -> list[int]:
+        times = []
+        for view in self.views().values():
+            times += [view.config["cf_evaluation_deadline"], view.deadline]
+        return times
+
+    def _fair_block(self, timestamp: int) -> None:
+        self.chain.mine(max(timestamp, self.chain.now + 1))
+        self.react()
+
+    def is_quiescent(self) -> bool:
+        chain = self.chain
+        recent = chain.blocks[-FINALITY_DEPTH:]
+        return (
+            not any(self.is_honest_tx(tx) for tx in chain.mempool)
+            and not any(b.receipts for b in recent)
+            and chain.final_height >= self.last_jump
+        )
+
+    def settle(self) -> None:
+        for _ in range(500):
+            if self.is_quiescent():
+                return
+            self._fair_block(self.chain.now + 1)
+        raise RuntimeError("hyperx: the world does not settle")
+
+    def finish(self) -> None:
+        """Run to completion: past every deadline, every honest party done."""
+        self.settle()
+        for _ in range(100):
+            now = self.chain.blocks[self.chain.final_height].timestamp
+            ahead = [w for w in self.wakeups() if w > now]
+            if not ahead and not self.chain.mempool:
+                break
+            self._fair_block(min(ahead, default=self.chain.now + 1))
+            self.last_jump = self.chain.height
+            self.settle()
+        self.ideal.finish()
+
+    # Observables
+
+    def readable(self, private_keys: list[bytes]) -> set[tuple[int, str, int]]:
+        """(sid, provider, index) of every shard whose plaintext these keys, with
+        everything ever broadcast and F_DS, let one read."""
+        shard_at = {}
+        for provider in self.providers:
+            for sid, holding in provider.holdings.items():
+                for index, key in enumerate(holding.keys):
+                    shard_at[key] = (sid, self.name_of[provider.address], index)
+        revealed, k_datas = set(), set()
+        for tx in self.seen.values():
+            if tx.call.name == "submit_review":
+                revealed.update(tx.call.args[2])
+                for private_key in private_keys:
+                    k_datas.add(open_k_data(private_key, tx.call.args[4]))
+            elif tx.call.name == "claim_reward":
+                revealed.update(tx.call.args[2])
+        k_datas.discard(None)
+        reads = set()
+        for key in revealed:
+            if key in shard_at and self.datastore.has(key):
+                sid, name, index = shard_at[key]
+                if any(decrypt_shard(k, index, self.datastore.get(key)) for k in k_datas):
+                    reads.add((sid, name, index))
+        return reads
+
+    def observables(self) -> tuple[Observables, Observables]:
+        """(real, ideal), after `finish`."""
+        honest = [n for n in self.names if self.is_honest(n)]
+        adversary_keys = [] if self.is_honest("C") else [self.collector_key]
+        real_collector = self.readable([self.collector_key])
+        real = Observables(
+            {n: self.chain.balance(self.address[n]) for n in honest},
+            {sid: classify(view, self.name_of) for sid, view in self.views().items()},
+            frozenset(real_collector),
+            frozenset(self.readable(adversary_keys)),
+        )
+        ideal_leaks = {(sid, self.name_of[pid], i) for sid, pid, i in self.ideal.leaks}
+        ideal = Observables(
+            {n: self.ideal.balances[self.address[n]] for n in honest},
+            {sid: (s.outcome, self.name_of.get(s.candidate), self.name_of.get(s.optimal))
+             for sid, s in self.ideal.settlements.items()},
+            frozenset(ideal_leaks),
+            frozenset(ideal_leaks if not self.is_honest("C") else ()),
+        )
+        return real, ideal
+
+
+def classify(view, name_of: dict) -> tuple:
+    """The real session's outcome, from its final events."""
+    if view.phase == CLOSED:
+        outcome = DEAL_CLOSED
+    elif view.phase == PENDING:
+        outcome = NO_DEAL
+    elif view.phase == REVIEWED:
+        outcome = OPTIMAL_FORFEITED
+    else:
+        outcome = ABORTED_AFTER_REVIEW if view.review_submitted else CANDIDATE_FORFEITED
+    return (outcome, name_of.get(view.candidate), name_of.get(view.optimal))
+
+
+def build_adversary_call(world: World, party: Party, ins: dict):
+    """(value, interface, args) of a corrupted party's call, or None when the
+    party does not know the session yet. Variant "honest": the arguments an honest
+    party would send (the adversary may still send them at the wrong time, twice,
+    or from the wrong role); "wrong": arguments that break that step."""
+    sid, interface, wrong = ins["sid"], ins["interface"], ins["variant"] == "wrong"
+    view = party.sessions.get(sid)
+    if view is None:
+        return None
+    config = view.config
+    target = world.address[f"P{ins['target'] % (len(world.names) - 1)}"]
+    junk = keccak256(b"junk" + repr(ins).encode())
+    if interface == "registration":
+        root, n = junk, config["cf_shards"]
+        if isinstance(party, Provider):
+            if sid not in party.joins:
+                party.joins[sid] = make_dataset(world.name_of[party.address], sid, 5, n)
+            holding = party.ensure_holding(world.datastore, sid)
+            world.simulator.on_adversary_holding(sid, party.address, holding.plaintexts, holding.keys)
+            root = holding.root
+        if wrong:
+            n += 1
+        return config["cf_deposit"], interface, (sid, root, n)
+    if interface == "sample_data":
+        size = compute_sample_size(config["cf_shards"], config["cf_pct_bps"])
+        indices = list(range(min(config["cf_shards"], size + 1))) if wrong else None
+        if indices is None:
+            indices = (party.sample_indices(sid, target) if isinstance(party, Collector)
+                       else list(range(size)))
+        return 0, interface, (sid, target, indices)
+    if interface in ("set_candidate", "set_optimal"):
+        return 0, interface, (sid, target)
+    if interface in ("claim_deposit", "claim_refund"):
+        return 0, interface, (sid,)
+    # The provider's data-bearing calls need its own holding and sample
+    holding = getattr(party, "holdings", {}).get(sid)
+    sample = view.samples.get(party.address)
+    if interface == "submit_features":
+        if wrong or holding is None or sample is None:
+            features = bytes([255] * max(1, len(sample or [0])))
+        else:
+            features = party.compute_features(world.datastore, sid, sample)
+        return 0, interface, (sid, world.datastore.store(features))
+    if holding is None or sample is None:
+        return None  # no data of its own to reveal: the call cannot be formed
+    if interface == "submit_review":
+        args = list(party.build_review(sid))
+        if wrong:
+            public = party.public_keys[view.collector]
+            args[4] = seal_k_data(public, keccak256(b"wrong" + holding.k_data), junk)
+        return 0, interface, tuple(args)
+    # claim_reward: the next chunk, or keys that do not open the commitment
+    chunk = view.chunks_revealed
+    keys = holding.keys[chunk * CHUNK_SIZE : (chunk + 1) * CHUNK_SIZE]
+    if wrong:
+        keys = [keccak256(k) for k in keys]
+    return 0, interface, (sid, chunk, keys, compute_chunk_proof(holding.keys, chunk))
+
+
+def dump_trace(steps: list[dict], n_providers: int = 3) -> str:
+    return json.dumps({"version": 1, "providers": n_providers, "steps": steps}, indent=1)
+
+
+def check_trace(trace) -> dict:
+    """The trace, checked; ValueError with the reason otherwise."""
+    if not isinstance(trace, dict) or trace.get("version") != 1:
+        raise ValueError("a trace is a JSON object with \"version\": 1")
+    if not isinstance(trace.get("providers"), int) or not 3 <= trace["providers"] <= 16:
+        raise ValueError("trace field \"providers\" must be an integer in [3, 16]")
+    if not isinstance(trace.get("steps"), list):
+        raise ValueError("trace field \"steps\" must be a list of instructions")
+    for number, step in enumerate(trace["steps"]):
+        try:
+            validate_instruction(step)
+        except ValueError as error:
+            raise ValueError(f"step {number}: {error}") from None
+    return trace
+
