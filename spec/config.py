@@ -14,7 +14,11 @@ MAX_MERKLE_DEPTH = 16
 
 # Upper bound on one sample (length of sample_data's index list, and of
 # submit_review's key list): also bounded by cf_shards * cf_pct_bps / BPS.
-MAX_SAMPLE = 1_024
+# 128 keeps submit_review (128 indices, keys and 16-sibling proofs, about 74 KiB)
+# under public mempools' 128 KiB transaction limit; and Vyper 0.4 reserves memory
+# for an array argument at its bound, which costs 3w + w**2/512 gas for w words
+# (about 650k gas for 1,024 proofs, 17k for 128).
+MAX_SAMPLE = 128
 
 # ClaimReward reveals the keys in chunks of CHUNK_SIZE keys, each an aligned subtree
 # of the commitment. 2,048 keys are 64 KiB of calldata: a chunk stays under public
