@@ -1,0 +1,66 @@
+"""Compile `vyper_contracts/hyperx_market.vy` with vyper's Python API.
+
+One setting for every consumer (the CLI, the embedded chain, the tests, the gas
+benchmark), so that the bytecode measured is the bytecode deployed.
+"""
+
+import json
+from dataclasses import asdict, dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+import vyper
+from vyper.compiler.settings import OptimizationLevel, Settings
+
+MARKET_SOURCE = "hyperx_market.vy"
+ATTACKER_SOURCE = "reentrant_provider.vy"
+
+# Venom with size optimisation: the contract's guards carry long revert strings, and
+# code deposit (200 gas per byte) dominates the deployment.
+SETTINGS = Settings(optimize=OptimizationLevel.CODESIZE, experimental_codegen=True)
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """What a deployment and a client need from one contract."""
+
+    name: str
+    abi: list
+    bytecode: str  # 0x-prefixed init code
+    bytecode_runtime: str
+    userdoc: dict
+    devdoc: dict
+    compiler: str
+
+
+def read_source(filename: str = MARKET_SOURCE) -> str:
+    return resources.files("hyperx.vyper_contracts").joinpath(filename).read_text()
+
+
+@cache
+def compile_contract(filename: str = MARKET_SOURCE) -> Artifact:
+    output = vyper.compile_code(
+        read_source(filename),
+        contract_path=filename,
+        output_formats=["abi", "bytecode", "bytecode_runtime", "userdoc", "devdoc"],
+        settings=SETTINGS,
+    )
+    return Artifact(
+        name=Path(filename).stem,
+        abi=output["abi"],
+        bytecode=output["bytecode"],
+        bytecode_runtime=output["bytecode_runtime"],
+        userdoc=output["userdoc"],
+        devdoc=output["devdoc"],
+        compiler=f"vyper {vyper.__version__}",
+    )
+
+
+def write_artifacts(out_dir: Path) -> list[Path]:
+    """Write `<name>.json` (abi, bytecode, natspec) for the market; return the paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    artifact = compile_contract()
+    path = out_dir / f"{artifact.name}.json"
+    path.write_text(json.dumps(asdict(artifact), indent=2) + "\n")
+    return [path]

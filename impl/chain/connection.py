@@ -1,0 +1,182 @@
+"""Connections to a chain: the embedded in-process EVM or any JSON-RPC node.
+
+Every transaction is EIP-1559 and signed locally (the node never holds a key), on
+both kinds of chain, so the embedded chain exercises the same path as a real one.
+A revert surfaces as `Reverted(reason)` whichever backend raised it: eth-tester's
+`TransactionFailed` and a node's `ContractLogicError` carry the reason differently.
+"""
+
+import getpass
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from eth_abi import decode
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_tester import EthereumTester, PyEVMBackend
+from eth_tester.exceptions import TransactionFailed
+from web3 import HTTPProvider, Web3
+from web3.exceptions import ContractLogicError
+from web3.providers.eth_tester import EthereumTesterProvider
+
+PRIVATE_KEY_ENV = "HYPERX_PRIVATE_KEY"
+KEYSTORE_PASSWORD_ENV = "HYPERX_KEYSTORE_PASSWORD"
+ERROR_SELECTOR = bytes.fromhex("08c379a0")  # Error(string)
+PRIORITY_FEE_WEI = 10**9
+RPC_TIMEOUT_S = 30
+
+
+class ChainError(Exception):
+    """A problem the user can fix (unreachable node, missing key, no funds): one line."""
+
+
+class Reverted(Exception):
+    """The contract rejected a call; `reason` is its revert string ("" if none)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason or "reverted without a reason")
+        self.reason = reason
+
+
+def decode_revert_reason(error: Exception) -> str:
+    """The Error(string) reason of a revert raised by eth-tester or a JSON-RPC node."""
+    data = getattr(error, "data", None)
+    if isinstance(data, dict):
+        data = data.get("data")
+    if isinstance(data, str) and data.startswith("0x"):
+        raw = bytes.fromhex(data[2:])
+        if raw[:4] == ERROR_SELECTOR:
+            return decode(["string"], raw[4:])[0]
+        return ""
+    message = str(error.args[0]) if error.args else ""
+    for prefix in ("execution reverted: ", "execution reverted"):
+        if message.startswith(prefix):
+            return message[len(prefix) :]
+    if isinstance(error, TransactionFailed) and message.startswith("hyperx:"):
+        return message
+    return message if message.startswith("hyperx:") else ""
+
+
+@dataclass
+class Chain:
+    """A web3 connection plus what it takes to send signed transactions and move time."""
+
+    w3: Web3
+    embedded: bool
+    accounts: list[LocalAccount] = field(default_factory=list)  # funded keys we hold
+
+    @property
+    def chain_id(self) -> int:
+        return self.w3.eth.chain_id
+
+    def now(self) -> int:
+        """Timestamp of the latest block, in unix seconds."""
+        return self.w3.eth.get_block("latest")["timestamp"]
+
+    def time_travel(self, seconds: int) -> None:
+        """Move the chain's clock `seconds` ahead and mine a block there."""
+        if self.embedded:
+            self.w3.provider.ethereum_tester.time_travel(self.now() + seconds)
+        else:
+            self.w3.provider.make_request("evm_increaseTime", [seconds])
+            self.w3.provider.make_request("evm_mine", [])
+
+    def balance(self, address: str) -> int:
+        return self.w3.eth.get_balance(Web3.to_checksum_address(address))
+
+    def transact(self, sender: LocalAccount, to: str | None, data: bytes, value: int = 0) -> dict:
+        """Sign and send one EIP-1559 transaction, wait for its receipt.
+
+        Raises `Reverted` (with the reason) if the call would revert, and
+        `ChainError` if the sender cannot pay for it.
+        """
+        tx = {
+            "from": sender.address,
+            "value": value,
+            "data": data,
+            "chainId": self.chain_id,
+            "nonce": self.w3.eth.get_transaction_count(sender.address, "pending"),
+            "type": 2,
+        }
+        if to is not None:
+            tx["to"] = Web3.to_checksum_address(to)
+        try:
+            estimate = self.w3.eth.estimate_gas(tx)
+        except (ContractLogicError, TransactionFailed) as error:
+            raise Reverted(decode_revert_reason(error)) from error
+        except ValueError as error:
+            raise ChainError(f"cannot send from {sender.address}: {_rpc_message(error)}") from error
+        base_fee = self.w3.eth.get_block("latest")["baseFeePerGas"]
+        block_gas = self.w3.eth.get_block("latest")["gasLimit"]
+        tx.update(
+            gas=min(estimate + estimate // 5 + 10_000, block_gas),
+            maxPriorityFeePerGas=PRIORITY_FEE_WEI,
+            maxFeePerGas=2 * base_fee + PRIORITY_FEE_WEI,
+        )
+        cost = tx["gas"] * tx["maxFeePerGas"] + value
+        if self.balance(sender.address) < cost:
+            raise ChainError(
+                f"account {sender.address} holds {self.balance(sender.address)} wei, "
+                f"the transaction may cost up to {cost} wei: fund it first"
+            )
+        signed = sender.sign_transaction(tx)
+        try:
+            tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        except (ContractLogicError, TransactionFailed) as error:
+            raise Reverted(decode_revert_reason(error)) from error
+        except ValueError as error:
+            raise ChainError(f"the node refused the transaction: {_rpc_message(error)}") from error
+        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RPC_TIMEOUT_S)
+        if receipt["status"] != 1:
+            raise Reverted("")
+        return receipt
+
+
+def _rpc_message(error: Exception) -> str:
+    arg = error.args[0] if error.args else error
+    return arg.get("message", str(arg)) if isinstance(arg, dict) else str(arg)
+
+
+def connect_embedded() -> Chain:
+    """A fresh in-process chain (eth-tester on py-evm) with ten funded accounts."""
+    backend = PyEVMBackend()
+    w3 = Web3(EthereumTesterProvider(EthereumTester(backend)))
+    accounts = [Account.from_key(key.to_bytes()) for key in backend.account_keys]
+    return Chain(w3=w3, embedded=True, accounts=accounts)
+
+
+def connect_rpc(url: str, signer: LocalAccount | None = None) -> Chain:
+    """A JSON-RPC node at `url`; raises ChainError if it does not answer."""
+    w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": RPC_TIMEOUT_S}))
+    try:
+        w3.eth.chain_id
+    except Exception as error:  # any transport failure means the same thing here
+        raise ChainError(f"no JSON-RPC node answers at {url}: {type(error).__name__}") from error
+    return Chain(w3=w3, embedded=False, accounts=[signer] if signer else [])
+
+
+def load_signer(keystore: Path | None = None) -> LocalAccount:
+    """The deploying key: an encrypted keystore (`keystore`, password from the
+    environment or a prompt) or else HYPERX_PRIVATE_KEY. Raises ChainError."""
+    if keystore is not None:
+        try:
+            encrypted = keystore.read_text()
+        except OSError as error:
+            raise ChainError(f"cannot read keystore {keystore}: {error.strerror}") from error
+        password = os.environ.get(KEYSTORE_PASSWORD_ENV)
+        if password is None:
+            password = getpass.getpass(f"password for {keystore}: ")
+        try:
+            return Account.from_key(Account.decrypt(encrypted, password))
+        except ValueError as error:
+            raise ChainError(f"cannot decrypt keystore {keystore}: {error}") from error
+    key = os.environ.get(PRIVATE_KEY_ENV)
+    if not key:
+        raise ChainError(
+            f"no signing key: set {PRIVATE_KEY_ENV} to a hex private key or pass --keystore FILE"
+        )
+    try:
+        return Account.from_key(key)
+    except (ValueError, TypeError) as error:
+        raise ChainError(f"{PRIVATE_KEY_ENV} is not a valid private key") from error

@@ -1,0 +1,213 @@
+"""`Market`: a typed client of the deployed HyperX market, one method per interface.
+
+The methods take the spec's arguments (`hyperx.spec.contract.process_*`, without the
+state and message) plus the signing account, send one transaction, and return a
+`TxResult` whose events are the spec's `Event`s, so that clients and tests compare
+the chain with the spec directly. The getters return the spec's vocabulary too.
+Addresses are lowercase 0x-hex strings, digests are `bytes`.
+"""
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+from web3.logs import DISCARD
+
+from hyperx.spec.config import CHUNK_SIZE, MAX_MERKLE_DEPTH, ZERO_HASH
+from hyperx.spec.contract import Event, SessionConfig
+from hyperx.spec.merkle import compute_chunk_proof, get_chunk_count
+
+from .compile import Artifact, compile_contract
+from .connection import Chain
+
+EVENT_NAMES = (
+    "CreateSession",
+    "Registration",
+    "SampleData",
+    "SubmitFeatures",
+    "SetCandidate",
+    "SubmitReview",
+    "SetOptimal",
+    "ClaimReward",
+    "ClaimDeposit",
+    "ClaimRefund",
+)
+
+
+@dataclass(frozen=True)
+class TxResult:
+    tx_hash: str
+    gas_used: int
+    fee_wei: int  # gas_used * effective gas price: what the sender paid besides value
+    events: list[Event]
+
+
+def _normalize(value):
+    if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
+        return value.lower()
+    if isinstance(value, (list, tuple)):
+        return [_normalize(v) for v in value]
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    return value
+
+
+class Market:
+    """The market contract at `address` on `chain`."""
+
+    def __init__(self, chain: Chain, address: str, artifact: Artifact | None = None):
+        self.chain = chain
+        self.address = Web3.to_checksum_address(address)
+        self.artifact = artifact or compile_contract()
+        self.contract = chain.w3.eth.contract(address=self.address, abi=self.artifact.abi)
+
+    @classmethod
+    def deploy(cls, chain: Chain, sender: LocalAccount) -> tuple["Market", TxResult]:
+        artifact = compile_contract()
+        receipt = chain.transact(sender, None, bytes.fromhex(artifact.bytecode[2:]))
+        market = cls(chain, receipt["contractAddress"], artifact)
+        return market, market._result(receipt)
+
+    # Interfaces (Figure 3)
+
+    def create_session(
+        self,
+        sender: LocalAccount,
+        *,
+        cf_reward: int,
+        cf_deposit: int,
+        cf_pct_bps: int,
+        cf_shards: int,
+        cf_evaluation_deadline: int,
+        cf_review_s: int,
+        cf_claim_s: int,
+        adr_theta: bytes,
+        value: int | None = None,
+    ) -> TxResult:
+        """Escrow `cf_reward` (sent as value unless `value` says otherwise); the new
+        sid is `result.events[0].args["sid"]`."""
+        args = [
+            cf_reward,
+            cf_deposit,
+            cf_pct_bps,
+            cf_shards,
+            cf_evaluation_deadline,
+            cf_review_s,
+            cf_claim_s,
+            adr_theta,
+        ]
+        return self._send(sender, "create_session", args, cf_reward if value is None else value)
+
+    def registration(
+        self, sender: LocalAccount, sid: int, adr_data_root: bytes, n_shards: int, value: int
+    ) -> TxResult:
+        return self._send(sender, "registration", [sid, adr_data_root, n_shards], value)
+
+    def sample_data(
+        self, sender: LocalAccount, sid: int, pid: str, indices: Sequence[int]
+    ) -> TxResult:
+        return self._send(sender, "sample_data", [sid, Web3.to_checksum_address(pid), list(indices)])
+
+    def submit_features(self, sender: LocalAccount, sid: int, adr_feature: bytes) -> TxResult:
+        return self._send(sender, "submit_features", [sid, adr_feature])
+
+    def set_candidate(self, sender: LocalAccount, sid: int, pid: str) -> TxResult:
+        return self._send(sender, "set_candidate", [sid, Web3.to_checksum_address(pid)])
+
+    def submit_review(
+        self,
+        sender: LocalAccount,
+        sid: int,
+        indices: Sequence[int],
+        keys: Sequence[bytes],
+        proofs: Sequence[Sequence[bytes]],
+        k_data_sealed: bytes,
+    ) -> TxResult:
+        args = [sid, list(indices), list(keys), [pad_proof(p) for p in proofs], k_data_sealed]
+        return self._send(sender, "submit_review", args)
+
+    def set_optimal(self, sender: LocalAccount, sid: int, pid: str) -> TxResult:
+        return self._send(sender, "set_optimal", [sid, Web3.to_checksum_address(pid)])
+
+    def claim_reward(
+        self,
+        sender: LocalAccount,
+        sid: int,
+        chunk_index: int,
+        keys: Sequence[bytes],
+        proof: Sequence[bytes],
+    ) -> TxResult:
+        return self._send(sender, "claim_reward", [sid, chunk_index, list(keys), list(proof)])
+
+    def claim_deposit(self, sender: LocalAccount, sid: int) -> TxResult:
+        return self._send(sender, "claim_deposit", [sid])
+
+    def claim_refund(self, sender: LocalAccount, sid: int) -> TxResult:
+        return self._send(sender, "claim_refund", [sid])
+
+    # Getters, in the spec's vocabulary
+
+    def session_count(self) -> int:
+        return self.contract.functions.session_count().call()
+
+    def get_config(self, sid: int) -> SessionConfig:
+        return SessionConfig(*self.contract.functions.get_config(sid).call())
+
+    def get_session(self, sid: int) -> dict:
+        """collector, st_trade, deadline, candidate, optimal, review_submitted,
+        chunks_revealed, refund_claimed, provider_count."""
+        return self._as_dict("get_session", self.contract.functions.get_session(sid).call())
+
+    def get_profile(self, sid: int, pid: str) -> dict:
+        """adr_data_root, sample_digest, sample_count, adr_feature, deposit_claimed."""
+        raw = self.contract.functions.get_profile(sid, Web3.to_checksum_address(pid)).call()
+        return self._as_dict("get_profile", raw)
+
+    def balance(self) -> int:
+        return self.chain.balance(self.address)
+
+    # Plumbing
+
+    def _as_dict(self, fn_name: str, values) -> dict:
+        (abi,) = [e for e in self.artifact.abi if e.get("name") == fn_name]
+        names = [c["name"] for c in abi["outputs"][0]["components"]]
+        return {n: _normalize(v) for n, v in zip(names, values, strict=True)}
+
+    def _send(self, sender: LocalAccount, fn_name: str, args: list, value: int = 0) -> TxResult:
+        data = self.contract.encode_abi(fn_name, args=args)
+        receipt = self.chain.transact(sender, self.address, bytes.fromhex(data[2:]), value)
+        return self._result(receipt)
+
+    def _result(self, receipt) -> TxResult:
+        return TxResult(
+            tx_hash=receipt["transactionHash"].to_0x_hex(),
+            gas_used=receipt["gasUsed"],
+            fee_wei=receipt["gasUsed"] * receipt["effectiveGasPrice"],
+            events=list(self.decode_events(receipt)),
+        )
+
+    def decode_events(self, receipt) -> Iterator[Event]:
+        """The market's events in a receipt, as the spec's `Event`s, in log order."""
+        decoded = []
+        for name in EVENT_NAMES:
+            for log in getattr(self.contract.events, name)().process_receipt(receipt, errors=DISCARD):
+                args = {k: _normalize(v) for k, v in log["args"].items()}
+                decoded.append((log["logIndex"], Event(name, args)))
+        for _, event in sorted(decoded, key=lambda pair: pair[0]):
+            yield event
+
+
+def pad_proof(proof: Sequence[bytes]) -> list[bytes]:
+    """A Merkle proof as the contract's ABI carries it: bytes32[MAX_MERKLE_DEPTH],
+    the siblings followed by empty words (see the contract's header)."""
+    if len(proof) > MAX_MERKLE_DEPTH:
+        raise ValueError(f"a Merkle proof has at most {MAX_MERKLE_DEPTH} siblings, got {len(proof)}")
+    return list(proof) + [ZERO_HASH] * (MAX_MERKLE_DEPTH - len(proof))
+
+
+def iter_reward_chunks(keys: Sequence[bytes]) -> Iterator[tuple[int, list[bytes], list[bytes]]]:
+    """(chunk_index, chunk keys, chunk proof) for every claim_reward call, in order."""
+    for chunk_index in range(get_chunk_count(len(keys))):
+        chunk = list(keys[chunk_index * CHUNK_SIZE : (chunk_index + 1) * CHUNK_SIZE])
+        yield chunk_index, chunk, compute_chunk_proof(keys, chunk_index)
