@@ -127,8 +127,20 @@ class Party:
         """Decide to call `interface(*args)` once; `name` makes the decision idempotent."""
         self.state.add_intent(name, interface, list(args), value)
 
+    def on_event(self, event: ChainEvent) -> None:
+        """Called after the named handler for every event (observers use it)."""
+
     def on_time(self, now: int) -> bool:
         return False
+
+    def gas(self) -> tuple[int, int]:
+        """(gas used, fee in wei) of this party's mined transactions."""
+        used = fee = 0
+        for intent in self.state.intents(FINAL, SENT, FAILED):
+            receipt = self.chain.receipt(intent.tx_hash) if intent.tx_hash else None
+            if receipt is not None:
+                used, fee = used + receipt.gas_used, fee + receipt.fee_wei
+        return used, fee
 
     # Already-done reasons: the call was made by an earlier attempt of this intent.
     ALREADY_DONE = (

@@ -44,6 +44,7 @@ class TxReceipt:
     success: bool
     block_number: int
     reason: str | None
+    gas_used: int = 0
     fee_wei: int = 0
 
 

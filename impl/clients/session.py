@@ -131,3 +131,260 @@ class Loop:
         now = self.ledger.timestamp(self.ledger.head())
         deadlines = [d for p in self.parties for d in p.deadlines() if d >= now]
         self.ledger.advance_time(max(1, (min(deadlines) if deadlines else now) - now + 1))
+
+
+# The whole session: what `hyperx session run` drives
+
+PHASES = (
+    ("setup", "CreateSession"),
+    ("registration", "Registration"),
+    ("evaluation", "SetCandidate"),
+    ("review", "SetOptimal"),
+    ("claim", "ClaimReward"),
+    ("settlement", "ClaimDeposit"),
+)
+STATES = ("pending", "reviewing", "reviewed", "closed")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    providers: int = 3
+    shards: int = 20
+    rpc: str | None = None
+    ipfs: str | None = None
+    market: str | None = None  # an already deployed market; else one is deployed
+    keystore: Path | None = None  # --rpc: the funding key (else HYPERX_PRIVATE_KEY)
+    quality: str = "default"  # assessor config: default | tiny
+    family: str = "mislabel"
+    seed: int = 0
+    state_dir: Path | None = None
+    reward_wei: int = 10**18
+    deposit_wei: int = 10**16
+    pct_bps: int = 2_500
+    evaluation_s: int = 3_600
+    review_s: int = 3_600
+    claim_s: int = 3_600
+    confirmations: int = 0
+    timeout_s: float = 600.0
+
+
+@dataclass
+class SessionReport:
+    state: str
+    optimal_provider: str | None
+    true_best: str
+    providers: dict  # name -> {address, corruption, score, loss, rank, gas, fee_wei, balance_delta, deposit_returned, review}
+    collector: dict  # {address, gas, fee_wei, balance_delta, dataset}
+    seconds: dict
+    sid: int
+    market: str
+
+    def to_json(self) -> dict:
+        named = {"collector": self.collector, **self.providers}
+        return {
+            "state": self.state,
+            "optimal_provider": self.optimal_provider,
+            "true_best": self.true_best,
+            "scores": {name: p["score"] for name, p in self.providers.items()},
+            "gas": {name: p["gas"] for name, p in named.items()},
+            "balances_delta": {name: p["balance_delta"] for name, p in named.items()},
+            "deposits_returned": all(p["deposit_returned"] for p in self.providers.values()),
+            "seconds": self.seconds,
+        }
+
+
+def quality_config(name: str) -> QualityConfig:
+    configs = {"default": QualityConfig.default, "tiny": QualityConfig.tiny}
+    if name not in configs:
+        raise SessionError(f"--quality must be one of {', '.join(configs)}, got {name!r}")
+    return configs[name]()
+
+
+def open_store(ipfs: str | None, directory: Path):
+    """F_DS: the IPFS node at `ipfs`, or the embedded store under `directory`."""
+    from hyperx.impl.datastore import EmbeddedStore, IpfsStore
+
+    return IpfsStore(ipfs) if ipfs else EmbeddedStore(directory)
+
+
+def run_session(options: RunOptions, progress=lambda phase, message: None) -> SessionReport:
+    """Deploy (or join) a market, then run one collector and N providers to the end."""
+    import tempfile
+
+    from hyperx.impl.chain.connection import connect_embedded, connect_rpc, load_signer
+    from hyperx.impl.chain.market import Market
+    from hyperx.impl.clients.collector import CollectorClient, Terms
+    from hyperx.impl.clients.ledger import Account
+    from hyperx.impl.clients.provider import ProviderClient
+    from hyperx.impl.clients.state import StateStore
+    from hyperx.impl.clients.web3_ledger import Web3Ledger
+
+    clock = {"start": time.monotonic()}
+    config = quality_config(options.quality)
+    specs = provider_specs(options.providers, options.family, options.seed)
+    state_dir = Path(options.state_dir or tempfile.mkdtemp(prefix="hyperx-session-"))
+
+    progress("setup", "pretraining M_init (cached per config) and publishing the extractor")
+    task = load_task(config, options.seed)
+    if options.shards > len(task.pool_x):
+        raise SessionError(
+            f"--shards must be at most {len(task.pool_x)} (the dataset's entries), got {options.shards}"
+        )
+    assessor = prepare_assessor(config, task, options.seed)
+    clock["assessor"] = time.monotonic()
+
+    if options.rpc:
+        chain = connect_rpc(options.rpc)
+        funder = load_signer(options.keystore)
+    else:
+        chain = connect_embedded()
+        funder = chain.accounts[0]
+    if options.market:
+        market = Market(chain, options.market)
+    else:
+        market, _ = Market.deploy(chain, funder)
+    progress(
+        "setup",
+        f"market at {market.address} on {'chain ' + str(chain.chain_id) if options.rpc else 'the embedded EVM'}",
+    )
+    ledger = Web3Ledger(market)
+    collector_key = Account.create()
+    provider_keys = [Account.create() for _ in specs]
+    chain.transact(funder, collector_key.address, b"", options.reward_wei + 10**17)
+    for key in provider_keys:
+        chain.transact(funder, key.address, b"", options.deposit_wei + 10**17)
+    start_balances = {k.address: ledger.balance(k.address) for k in [collector_key, *provider_keys]}
+
+    store = open_store(options.ipfs, state_dir / "store")
+    collector = CollectorClient(
+        ledger,
+        collector_key,
+        StateStore(state_dir / "collector.sqlite"),
+        store,
+        assessor,
+        confirmations=options.confirmations,
+    )
+    names = [f"provider-{i + 1}" for i in range(len(specs))]
+    providers = [
+        ProviderClient(
+            ledger,
+            key,
+            StateStore(state_dir / f"{name}.sqlite"),
+            store,
+            provider_dataset(task, spec, config, options.seed),
+            confirmations=options.confirmations,
+        )
+        for name, key, spec in zip(names, provider_keys, specs, strict=True)
+    ]
+    observer = Observer(
+        ledger,
+        progress,
+        {
+            k.address: n
+            for k, n in zip([collector_key, *provider_keys], ["collector", *names], strict=True)
+        },
+    )
+    observer.state.set_cursor(ledger.head())
+    collector.start_session(
+        Terms(
+            options.reward_wei,
+            options.deposit_wei,
+            options.pct_bps,
+            options.shards,
+            options.evaluation_s,
+            options.review_s,
+            options.claim_s,
+        )
+    )
+    clock["deployed"] = time.monotonic()
+    Loop(ledger, [collector, *providers, observer], fast_forward=True).run(options.timeout_s)
+    clock["end"] = time.monotonic()
+
+    sid = collector.session()
+    session = market.get_session(sid)
+    scored = {pid: facts for pid, facts in collector.providers().items()}
+    ranking = collector.ranking()
+    rows = {}
+    for name, spec, party in zip(names, specs, providers, strict=True):
+        facts = scored.get(party.address, {})
+        gas, fee = party.gas()
+        rows[name] = {
+            "address": party.address,
+            "corruption": spec.label,
+            "score": facts.get("accuracy"),
+            "loss": facts.get("loss"),
+            "rank": ranking.index(party.address) + 1 if party.address in ranking else None,
+            "gas": gas,
+            "fee_wei": fee,
+            "balance_delta": ledger.balance(party.address) - start_balances[party.address],
+            "deposit_returned": "deposit_returned" in party.facts(),
+            "review": facts.get("review"),
+        }
+    gas, fee = collector.gas()
+    collector_row = {
+        "address": collector.address,
+        "gas": gas,
+        "fee_wei": fee,
+        "balance_delta": ledger.balance(collector.address) - start_balances[collector.address],
+        "dataset": collector.facts().get("dataset"),
+    }
+    by_address = {party.address: name for name, party in zip(names, providers, strict=True)}
+    optimal = collector.facts().get("optimal")
+    st_trade = STATES[session["st_trade"]]
+    return SessionReport(
+        state=st_trade if st_trade == "closed" else f"expired while {st_trade}",
+        optimal_provider=by_address.get(optimal),
+        true_best=names[min(range(len(specs)), key=lambda i: specs[i].level)],
+        providers=rows,
+        collector=collector_row,
+        seconds=observer.phase_seconds(clock),
+        sid=sid,
+        market=market.address,
+    )
+
+
+class Observer:
+    """Follows the contract's events for the progress display and the phase timings."""
+
+    role = "observer"
+    address = "observer"
+
+    def __init__(self, ledger, progress, names: dict[str, str]):
+        from hyperx.impl.clients.state import StateStore
+
+        self.ledger = ledger
+        self.progress = progress
+        self.names = names
+        self.state = StateStore(":memory:")
+        self.seen: dict[str, float] = {}
+
+    def step(self) -> bool:
+        cursor, head = self.state.cursor(), self.ledger.head()
+        if head <= cursor:
+            return False
+        for event in self.ledger.events(cursor + 1, head):
+            self.seen[event.name] = time.monotonic()
+            who = self.names.get(event.args.get("pid") or event.args.get("collector"), "")
+            phase = next((p for p, e in PHASES if e == event.name), "")
+            self.progress(phase, f"{event.name} {who} (block {event.block_number})")
+        self.state.record_block(head, "", 1)
+        return False
+
+    def is_done(self) -> bool:
+        return True
+
+    def deadlines(self) -> list[int]:
+        return []
+
+    def phase_seconds(self, clock: dict) -> dict:
+        seconds = {
+            "assessor": clock["assessor"] - clock["start"],
+            "deploy": clock["deployed"] - clock["assessor"],
+        }
+        previous = clock["deployed"]
+        for phase, event in PHASES:
+            if event in self.seen:
+                seconds[phase] = max(0.0, self.seen[event] - previous)
+                previous = self.seen[event]
+        seconds["total"] = clock["end"] - clock["start"]
+        return {name: round(value, 2) for name, value in seconds.items()}

@@ -1,5 +1,10 @@
 """`Ledger` over web3.py: the Vyper contract on the embedded EVM or a JSON-RPC node.
 
+It wraps `hyperx.impl.chain`'s `Market` (deployment, ABI, connection) for what the
+clients need beyond its synchronous one-call-one-receipt methods: sending without
+waiting, watching a transaction until it is deep enough or gone, and reading the
+contract's logs by block range.
+
 Transactions are signed locally with the party's key (eth-account) and sent raw, so
 the node never holds a key; the nonce is the account's pending count at each send.
 A dry run (`eth_call`) comes before every send and gives the revert reason; the
@@ -7,29 +12,28 @@ reason of a mined transaction that reverted is recovered by replaying it at its 
 """
 
 from eth_account import Account as EthAccount
+from eth_tester.exceptions import TransactionFailed
 from eth_utils import event_abi_to_log_topic
 from web3 import Web3
 from web3.exceptions import BlockNotFound, ContractLogicError, TransactionNotFound
 
-try:  # the embedded EVM reports a dry run's revert with its own exception
-    from eth_tester.exceptions import TransactionFailed
-
-    REVERTS = (ContractLogicError, TransactionFailed)
-except ImportError:
-    REVERTS = (ContractLogicError,)
-
+from hyperx.impl.chain.connection import decode_revert_reason
+from hyperx.impl.chain.market import Market, pad_proof
 from hyperx.impl.clients.daemon import ChainEvent
 from hyperx.impl.clients.ledger import Account, TxReceipt
+
+REVERTS = (ContractLogicError, TransactionFailed)
 
 GAS_MARGIN = 1.25  # over eth_estimateGas, for state that changes between the estimate and the block
 
 
 class Web3Ledger:
-    def __init__(self, w3: Web3, contract):
-        self.w3 = w3
-        self.contract = contract
+    def __init__(self, market: Market):
+        self.market = market
+        self.w3 = market.chain.w3
+        self.contract = contract = market.contract
         self.contract_address = contract.address.lower()
-        self.chain_id = w3.eth.chain_id
+        self.chain_id = self.w3.eth.chain_id
         self._events_by_topic = {
             event_abi_to_log_topic(abi).hex(): getattr(contract.events, abi["name"])
             for abi in contract.abi
@@ -71,6 +75,8 @@ class Web3Ledger:
         return found
 
     def _call(self, interface: str, args: list):
+        if interface == "submit_review":  # the ABI carries each proof padded to MAX_MERKLE_DEPTH
+            args = [*args[:3], [pad_proof(proof) for proof in args[3]], *args[4:]]
         return getattr(self.contract.functions, interface)(*[_abi_arg(a) for a in args])
 
     def simulate(
@@ -82,7 +88,7 @@ class Web3Ledger:
                 block_identifier=block,
             )
         except REVERTS as error:
-            return _reason(error)
+            return decode_revert_reason(error)
         return None
 
     def send(self, account: Account, interface: str, args: list, value: int) -> str:
@@ -110,10 +116,9 @@ class Web3Ledger:
             return None
         fee = receipt["gasUsed"] * receipt.get("effectiveGasPrice", 0)
         if receipt["status"] == 1:
-            return TxReceipt(True, receipt["blockNumber"], None, fee)
-        return TxReceipt(
-            False, receipt["blockNumber"], self._replay_reason(tx_hash, receipt["blockNumber"]), fee
-        )
+            return TxReceipt(True, receipt["blockNumber"], None, receipt["gasUsed"], fee)
+        reason = self._replay_reason(tx_hash, receipt["blockNumber"])
+        return TxReceipt(False, receipt["blockNumber"], reason, receipt["gasUsed"], fee)
 
     def _replay_reason(self, tx_hash: str, block_number: int) -> str:
         tx = self.w3.eth.get_transaction(tx_hash)
@@ -123,7 +128,7 @@ class Web3Ledger:
                 block_number - 1,
             )
         except REVERTS as error:
-            return _reason(error)
+            return decode_revert_reason(error)
         return "reverted (out of gas or state changed within the block)"
 
     def is_pending(self, tx_hash: str) -> bool:
@@ -137,13 +142,7 @@ class Web3Ledger:
 
     def advance_time(self, seconds: int) -> None:
         """Move a development chain's clock forward and mine a block (embedded EVM or anvil)."""
-        tester = getattr(self.w3.provider, "ethereum_tester", None)
-        if tester is not None:
-            tester.time_travel(self.timestamp(self.head()) + seconds)
-            tester.mine_blocks(1)
-            return
-        self.w3.provider.make_request("evm_increaseTime", [seconds])
-        self.w3.provider.make_request("evm_mine", [])
+        self.market.chain.time_travel(seconds)
 
 
 def _plain(value):
@@ -162,8 +161,3 @@ def _abi_arg(value):
     if isinstance(value, list):
         return [_abi_arg(v) for v in value]
     return value
-
-
-def _reason(error: Exception) -> str:
-    message = str(getattr(error, "message", None) or error)
-    return message.removeprefix("execution reverted: ").strip()
