@@ -8,8 +8,9 @@ from dataclasses import dataclass
 class QualityConfig:
     """Everything the pipeline and the benchmarks read, with units in the names.
 
-    The model is the paper's MNIST Train-Whole architecture scaled to 8x8 digits:
-    conv(3x3) -> conv(3x3) -> max-pool(2) -> dense -> dense. Layer k (1-based) of the
+    The model is a LeNet-style CNN sized for 8x8 digits (the paper's Table 2 model pools
+    once after two convolutions; pooling after each one here does the second convolution
+    at a quarter of the cost): conv(3x3) -> pool(2) -> conv(3x3) -> pool(2) -> dense -> dense. Layer k (1-based) of the
     extractor is one of these four linear layers; the extractor stops before its
     activation (paper §3.1.1: the last layer must be linear to decode).
     """

@@ -57,18 +57,22 @@ def decimated_size(height: int, width: int, scale: float) -> tuple[int, int]:
     return h, w
 
 
+def resize(images: np.ndarray, height: int, width: int, shrink: bool) -> np.ndarray:
+    """Resize each image with Pillow: area averaging to shrink, bilinear to grow."""
+    from PIL import Image
+
+    method = Image.Resampling.BOX if shrink else Image.Resampling.BILINEAR
+    return np.stack([np.asarray(Image.fromarray(image, mode="F").resize((width, height), method)) for image in images.astype(np.float32)])
+
+
 def decimate(x, y, scale, rng, num_classes):
-    """Downscale (area-averaging) to `scale` of the size, then upscale back (bilinear)."""
+    """Downscale (area averaging) to `scale` of the size, then upscale back (bilinear)."""
     if scale >= 1.0:
         return x, y
-    import jax
-    import jax.numpy as jnp
-
     n, height, width = x.shape
     h, w = decimated_size(height, width, scale)
-    small = jax.image.resize(jnp.asarray(x), (n, h, w), method="linear", antialias=True)
-    back = jax.image.resize(small, (n, height, width), method="linear")
-    return np.clip(np.asarray(back), 0.0, 1.0).astype(np.float32), y
+    back = resize(resize(x, h, w, shrink=True), height, width, shrink=False)
+    return np.clip(back, 0.0, 1.0).astype(np.float32), y
 
 
 @cache
@@ -80,9 +84,6 @@ def _sample_image_grey() -> tuple[np.ndarray, ...]:
 
 def irrelevant_images(count: int, height: int, width: int, rng: np.random.Generator) -> np.ndarray:
     """Patches of scikit-learn's sample photographs, shrunk to the task's image size."""
-    import jax
-    import jax.numpy as jnp
-
     photos = _sample_image_grey()
     side = 4 * max(height, width)
     patches = np.empty((count, side, side), np.float32)
@@ -91,8 +92,7 @@ def irrelevant_images(count: int, height: int, width: int, rng: np.random.Genera
         top = rng.integers(photo.shape[0] - side)
         left = rng.integers(photo.shape[1] - side)
         patches[i] = photo[top : top + side, left : left + side]
-    small = jax.image.resize(jnp.asarray(patches), (count, height, width), method="linear", antialias=True)
-    return np.asarray(small, dtype=np.float32)
+    return resize(patches, height, width, shrink=True)
 
 
 def doping(x, y, fraction, rng, num_classes):

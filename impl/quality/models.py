@@ -28,14 +28,14 @@ class Architecture:
 
     @property
     def flat_units(self) -> int:
-        return (self.height // 2) * (self.width // 2) * self.conv_channels[1]
+        return (self.height // 4) * (self.width // 4) * self.conv_channels[1]
 
     def feature_shape(self, depth: int) -> tuple[int, ...]:
         """Shape of one image's features after the first `depth` layers."""
         if depth == 1:
             return (self.height, self.width, self.conv_channels[0])
         if depth == 2:
-            return (self.height, self.width, self.conv_channels[1])
+            return (self.height // 2, self.width // 2, self.conv_channels[1])
         if depth == 3:
             return (self.hidden_units,)
         raise ValueError(f"extractor depth must be 1, 2 or 3, got {depth}")
@@ -91,19 +91,25 @@ class Dense(nnx.Module):
         return jnp.matmul(x, self.kernel[...], precision=PRECISION) + self.bias[...]
 
 
+def max_pool_2x2(z: jax.Array) -> jax.Array:
+    *batch, height, width, channels = z.shape
+    z = z[..., : height // 2 * 2, : width // 2 * 2, :]
+    return z.reshape(*batch, height // 2, 2, width // 2, 2, channels).max(axis=(-4, -2))
+
+
 def after_layer(index: int, z: jax.Array) -> jax.Array:
     """The activation (and pooling) that follows layer `index` (1-based) of the CNN.
 
     For the extractor's last layer this is f_actv of Eq. 3, applied by the collector
     after decoding.
     """
-    if index == 1 or index == 3:
-        return jax.nn.relu(z)
+    if index == 1:
+        return max_pool_2x2(jax.nn.relu(z))
     if index == 2:
-        z = jax.nn.relu(z)
-        *batch, height, width, channels = z.shape
-        z = z.reshape(*batch, height // 2, 2, width // 2, 2, channels).max(axis=(-4, -2))
-        return z.reshape(*batch, -1)
+        z = max_pool_2x2(jax.nn.relu(z))
+        return z.reshape(*z.shape[:-3], -1)
+    if index == 3:
+        return jax.nn.relu(z)
     return z
 
 
@@ -118,7 +124,7 @@ def build_layers(arch: Architecture, rngs: nnx.Rngs) -> list[nnx.Module]:
 
 
 class CNN(nnx.Module):
-    """M_init, Train-Whole and Scratch-Subset: conv, conv, pool, dense, dense."""
+    """M_init, Train-Whole and Scratch-Subset: conv, pool, conv, pool, dense, dense."""
 
     def __init__(self, arch: Architecture, *, rngs: nnx.Rngs):
         self.layers = nnx.List(build_layers(arch, rngs))

@@ -300,21 +300,19 @@ def replica_keys(seed: int, replicas: int) -> jax.Array:
     return jax.random.split(jax.random.key(seed), replicas)
 
 
-def finetune_and_score(m_init: MInit, depth: int, secret: Secret | None, feature_sets, validation, config: QualityConfig, seed: int):
+def finetune_and_score(m_init: MInit, depth: int, secret: Secret | None, feature_sets, validation, config: QualityConfig, seed: int, rows: int | None = None, providers: int | None = None):
     """Eq. 3 + Eq. 4 for every provider at once: (accuracy, loss) arrays of shape (P, R).
 
     `feature_sets` are (features, labels) pairs; with a `secret` they are obfuscated
     B_hat and are decoded inside the compiled program, otherwise already decoded.
+    `rows`/`providers` pad the inputs so that calls of different sizes share a program.
     """
-    from .train import pad_datasets
-
     graphdef, states = head_states(m_init, depth, config.finetunes_per_dataset, seed)
     keys = replica_keys(seed + 7919, config.finetunes_per_dataset)
-    x, y, counts = pad_datasets(list(feature_sets))
     val_x, val_y = validation
     val_features = np.asarray(m_init.model().features(jnp.asarray(val_x), depth))
     hyper = Hyper(config.finetune_steps, config.finetune_batch, config.finetune_learning_rate)
-    return fit_and_score(graphdef, states, keys, x, y, counts, val_features, np.asarray(val_y), hyper, secret)
+    return fit_and_score(graphdef, states, keys, list(feature_sets), val_features, np.asarray(val_y), hyper, secret, rows, providers)
 
 
 def score_providers(secret_bytes: bytes, m_init_bytes: bytes, features: list[bytes], validation, config: QualityConfig | None = None, extractor_bytes: bytes | None = None):

@@ -32,22 +32,33 @@ def cross_entropy(logits, labels):
     return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
 
 
-def make_train_loop(graphdef: nnx.GraphDef, hyper: Hyper):
-    """(state, opt_state, x, y, count, keys) -> (state, opt_state, losses): len(keys) Adam steps."""
+def make_train_step(graphdef: nnx.GraphDef, hyper: Hyper, loss=cross_entropy):
+    """(optimizer, step): one Adam step (state, opt_state, xb, yb) -> (state, opt_state, loss)."""
     optimizer = optax.adam(hyper.learning_rate)
 
     def loss_fn(state, xb, yb):
-        return cross_entropy(nnx.merge(graphdef, state)(xb), yb)
+        return loss(nnx.merge(graphdef, state)(xb), yb)
+
+    def step(state, opt_state, xb, yb):
+        value, grads = jax.value_and_grad(loss_fn)(state, xb, yb)
+        updates, opt_state = optimizer.update(grads, opt_state, state)
+        return optax.apply_updates(state, updates), opt_state, value
+
+    return optimizer, step
+
+
+def make_train_loop(graphdef: nnx.GraphDef, hyper: Hyper, loss=cross_entropy):
+    """(optimizer, loop): loop(state, opt_state, x, y, count, keys) runs len(keys) steps in one
+    `lax.scan`, each on a minibatch drawn from the first `count` rows (the rest is padding)."""
+    optimizer, step = make_train_step(graphdef, hyper, loss)
 
     def loop(state, opt_state, x, y, count, keys):
-        def step(carry, key):
-            state, opt_state = carry
+        def body(carry, key):
             rows = jax.random.randint(key, (hyper.batch,), 0, count)
-            loss, grads = jax.value_and_grad(loss_fn)(state, x[rows], y[rows])
-            updates, opt_state = optimizer.update(grads, opt_state, state)
-            return (optax.apply_updates(state, updates), opt_state), loss
+            state, opt_state, value = step(*carry, x[rows], y[rows])
+            return (state, opt_state), value
 
-        (state, opt_state), losses = jax.lax.scan(step, (state, opt_state), keys)
+        (state, opt_state), losses = jax.lax.scan(body, (state, opt_state), keys)
         return state, opt_state, losses
 
     return optimizer, loop
@@ -92,21 +103,26 @@ def provider_mesh() -> jax.sharding.Mesh | None:
     return jax.make_mesh((jax.device_count(),), ("providers",), axis_types=(jax.sharding.AxisType.Auto,))
 
 
-def fit_and_score(graphdef, states, keys, x, y, counts, val_x, val_y, hyper: Hyper, secret=None):
-    """Train every (provider, replica) model and score it; returns numpy (P, R) arrays."""
-    num_providers = x.shape[0]
+def fit_and_score(graphdef, states, keys, datasets, val_x, val_y, hyper: Hyper, secret=None, rows: int | None = None, providers: int | None = None):
+    """Train every (provider, replica) model on its dataset and score it on the validation
+    set; numpy (P, R) accuracy and loss.
+
+    Datasets are padded to `rows` rows and the provider axis to `providers` (then to a
+    multiple of the device count) so that calls of different sizes share one compiled
+    program; padded providers repeat the first and are dropped from the result.
+    """
+    num_providers = len(datasets)
+    mesh = provider_mesh()
+    devices = 1 if mesh is None else mesh.size
+    slots = max(providers or num_providers, num_providers)
+    slots += -slots % devices
+    x, y, counts = pad_datasets(list(datasets) + [datasets[0]] * (slots - num_providers), rows)
     if secret is None:
         delta, sigma = np.float32(1.0), np.float32(0.0)
     else:
         delta, sigma = secret.delta, secret.sigma
     program = compiled_fit_and_score(graphdef, hyper, secret is not None)
-    mesh = provider_mesh()
     if mesh is not None:
-        padded = -num_providers % mesh.size
-        if padded:
-            x = np.concatenate([x, np.repeat(x[:1], padded, 0)])
-            y = np.concatenate([y, np.repeat(y[:1], padded, 0)])
-            counts = np.concatenate([counts, np.repeat(counts[:1], padded, 0)])
         by_provider = NamedSharding(mesh, P("providers"))
         replicated = NamedSharding(mesh, P())
         x, y, counts = (jax.device_put(a, by_provider) for a in (x, y, counts))
@@ -119,9 +135,9 @@ def stack_states(states: list) -> object:
     return jax.tree.map(lambda *leaves: jnp.stack(leaves), *states)
 
 
-def pad_datasets(datasets: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Stack datasets of different lengths: (P, N_max, ...), (P, N_max), counts (P,)."""
-    longest = max(len(x) for x, _ in datasets)
+def pad_datasets(datasets: list[tuple[np.ndarray, np.ndarray]], rows: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stack datasets of different lengths: (P, N, ...), (P, N), counts (P,); N = max(rows, longest)."""
+    longest = max([len(x) for x, _ in datasets] + [rows or 0])
     xs, ys = [], []
     for x, y in datasets:
         missing = longest - len(x)
