@@ -23,7 +23,7 @@ the sample, the features' address, the score and the review's verdict. Handlers:
 """
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +42,10 @@ from hyperx.impl.datastore.cid import DatastoreError, bytes32_to_cid, cid_to_byt
 from hyperx.impl.quality import pipeline
 from hyperx.impl.quality.config import QualityConfig
 from hyperx.impl.quality.errors import QualityError
-from hyperx.spec.config import BPS, MAX_SAMPLE
+from hyperx.spec.contract import SessionConfig
+from hyperx.spec.parties import compute_sample_size
+
+CONFIG_FIELDS = [f.name for f in fields(SessionConfig) if f.name != "adr_theta"]
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,10 @@ class CollectorClient(Party):
                 value=terms.cf_reward,
             )
 
+    def is_done_already(self, intent) -> bool:
+        # A second create_session would open a second session: it landed if ours is seen.
+        return intent.interface == "create_session" and self.session() is not None
+
     def on_CreateSession(self, event: ChainEvent) -> None:
         args = event.args
         if (
@@ -151,18 +158,7 @@ class CollectorClient(Party):
             return
         self.state.put("collector", "sid", args["sid"])
         self._put(
-            **{
-                name: args[name]
-                for name in (
-                    "cf_reward",
-                    "cf_deposit",
-                    "cf_pct_bps",
-                    "cf_shards",
-                    "cf_evaluation_deadline",
-                    "cf_review_s",
-                    "cf_claim_s",
-                )
-            },
+            **{name: args[name] for name in CONFIG_FIELDS},
             binding=session_binding(self.chain.chain_id, self.chain.contract_address, args["sid"]),
             deadline=args["cf_evaluation_deadline"] + args["cf_review_s"],
             providers=[],
@@ -177,7 +173,7 @@ class CollectorClient(Party):
         if not self._mine(event):
             return
         facts, pid = self.facts(), event.args["pid"].lower()
-        bound = min(MAX_SAMPLE, facts["cf_shards"] * facts["cf_pct_bps"] // BPS)
+        bound = compute_sample_size(facts["cf_shards"], facts["cf_pct_bps"])
         indices = sorted(secrets.SystemRandom().sample(range(facts["cf_shards"]), bound))
         self._put(providers=[*facts["providers"], pid])
         self._put_provider(pid, indices=indices, status="sampled")

@@ -142,14 +142,22 @@ class Party:
                 used, fee = used + receipt.gas_used, fee + receipt.fee_wei
         return used, fee
 
-    # Already-done reasons: the call was made by an earlier attempt of this intent.
+    # Revert reasons that, for a call already attempted, mean an earlier attempt
+    # landed: the state moved on past the point the call was made for.
     ALREADY_DONE = (
         "already registered",
         "already sampled",
         "already submitted",
         "already claimed",
         "chunk out of order",
+        "session is not pending",
+        "session is not reviewing",
+        "session is not reviewed",
     )
+
+    def is_done_already(self, intent: Intent) -> bool:
+        """For calls that are not idempotent on chain (create_session): did it land?"""
+        return False
 
     def _send_intents(self, head: int) -> bool:
         # In order, one at a time: a decision waits until the one before it is mined,
@@ -182,17 +190,18 @@ class Party:
                 return status == FINAL
             else:
                 return self._refused(intent, receipt.reason or "reverted")
+        if intent.status == NEW and intent.attempts > 0 and self.is_done_already(intent):
+            # An earlier process sent it and died before noting the hash.
+            self.state.update_intent(intent.name, status=FINAL, detail="done by an earlier attempt")
+            return True
         reason = self.chain.simulate(self.account, intent.interface, intent.args, intent.value)
         if reason is not None:
             return self._refused(intent, reason)
+        # The attempt is noted before the send: a process killed in between comes back
+        # knowing the call may be on chain, and reads a revert as "done already".
+        self.state.update_intent(intent.name, attempts=intent.attempts + 1)
         tx_hash = self.chain.send(self.account, intent.interface, intent.args, intent.value)
-        self.state.update_intent(
-            intent.name,
-            status=SENT,
-            tx_hash=tx_hash,
-            block_number=head,
-            attempts=intent.attempts + 1,
-        )
+        self.state.update_intent(intent.name, status=SENT, tx_hash=tx_hash, block_number=head)
         log.info(
             "%s %s: sent %s (%s)", self.role, self.address[:10], intent.interface, tx_hash[:12]
         )
