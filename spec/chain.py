@@ -79,6 +79,7 @@ class Blockchain:
     blocks: list[Block] = field(default_factory=list)
     _snapshots: list[_Snapshot] = field(default_factory=list)
     _next_tx_id: int = 0
+    _finalized: int = 0  # the highest block ever final: finality never goes back
 
     def __post_init__(self):
         # Verify finality is at least one block deep
@@ -98,8 +99,9 @@ class Blockchain:
 
     @property
     def final_height(self) -> int:
-        """The highest block no reorganisation can drop."""
-        return max(0, self.height - self.finality_depth)
+        """The highest block no reorganisation can drop. It only grows: a
+        reorganisation shortens the chain, but what was final stays final."""
+        return max(self._finalized, self.height - self.finality_depth)
 
     def is_final(self, block_number: int) -> bool:
         return block_number <= self.final_height
@@ -159,6 +161,7 @@ class Blockchain:
         block = Block(number, timestamp, receipts)
         self.blocks.append(block)
         self._snapshots.append(self._snapshot())
+        self._finalized = self.final_height
         return block
 
     def reorg(self, depth: int, *, requeue: bool = True) -> list[Transaction]:
