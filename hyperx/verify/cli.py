@@ -81,6 +81,9 @@ def verify(
 
         report = run_verify(chosen, mutants=mutants, trace=trace, progress=on_progress)
 
+    if report.refinement.failures and report.refinement.message:
+        reason = report.refinement.message.strip().splitlines()[0]
+        stderr.print(f"refinement failed: {escape(reason)}", highlight=False, soft_wrap=True)
     if report.failing_trace is not None:
         stderr.print(
             f"a failing schedule was saved to {report.failing_trace}; "

@@ -151,7 +151,8 @@ def read_trace(path: Path) -> dict:
     try:
         return load_trace(path)
     except (ValueError, OSError) as error:
-        raise VerifyInputError(f"--replay: {path}: {error}") from error
+        reason = str(error) if str(path) in str(error) else f"{path}: {error}"
+        raise VerifyInputError(f"--replay: {reason}") from error
 
 
 def check_options(mutants: bool, replay_path: Path | None) -> None:
