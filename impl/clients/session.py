@@ -190,6 +190,8 @@ class SessionReport:
             "balances_delta": {name: p["balance_delta"] for name, p in named.items()},
             "deposits_returned": all(p["deposit_returned"] for p in self.providers.values()),
             "seconds": self.seconds,
+            "market": self.market,
+            "sid": self.sid,
         }
 
 
