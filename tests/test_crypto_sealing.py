@@ -126,3 +126,21 @@ def test_key_helpers_agree_with_eth_keys(private_key):
     public_key = public_key_from_private_key(private_key)
     assert public_key[1:] == reference.to_bytes()
     assert eth_address_from_public_key(public_key) == reference.to_checksum_address()
+
+
+@pytest.mark.parametrize("prefix", [0x06, 0x07, 0x02, 0x03])
+def test_rejects_sealed_key_with_other_point_encoding(prefix):
+    # 0x06/0x07 ("hybrid") parse as the same point as 0x04 in libsecp256k1; a sealed
+    # key so changed must still count as tampered (found by the thorough profile).
+    private_key = b"\x01" * 32
+    sealed = seal_k_data(public_key_from_private_key(private_key), bytes(32))
+    with pytest.raises(CryptoError, match="sealed K_data could not be opened: malformed"):
+        open_k_data(private_key, bytes([prefix]) + sealed[1:])
+
+
+@pytest.mark.parametrize("cut", [-1, 1])
+def test_rejects_sealed_key_of_wrong_length(cut):
+    private_key = b"\x01" * 32
+    sealed = seal_k_data(public_key_from_private_key(private_key), bytes(32))
+    with pytest.raises(CryptoError, match=r"malformed \(expected 145 bytes starting with"):
+        open_k_data(private_key, sealed[:cut] if cut < 0 else sealed + b"\x00")

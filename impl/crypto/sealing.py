@@ -33,6 +33,7 @@ ECIES_PARAMETERS = Config(
 SEAL_DOMAIN = b"hyperx/k_data/v1"
 CONTEXT_TAG_BYTES = 16
 SEALED_K_DATA_BYTES = 65 + 16 + 16 + CONTEXT_TAG_BYTES + K_DATA_BYTES
+UNCOMPRESSED_PREFIX = 0x04
 
 
 def public_key_from_private_key(private_key: str | bytes) -> bytes:
@@ -57,14 +58,21 @@ def seal_k_data(collector_public_key: str | bytes, k_data: bytes, context: bytes
 def open_k_data(collector_private_key: str | bytes, sealed: bytes, context: bytes = b"") -> bytes:
     """Return the K_data in `sealed`; CryptoError on a wrong key, tampering, or another context."""
     secret = _private_key(collector_private_key).secret
+    sealed = bytes(sealed)
+    # libsecp256k1 also parses the "hybrid" prefixes 0x06/0x07 as the same point as
+    # 0x04, and eciespy re-serialises the point before HKDF, so without this check a
+    # sealed key with its first byte changed would still open.
+    if len(sealed) != SEALED_K_DATA_BYTES or sealed[0] != UNCOMPRESSED_PREFIX:
+        raise CryptoError(
+            f"sealed K_data could not be opened: malformed (expected {SEALED_K_DATA_BYTES} bytes"
+            " starting with an uncompressed ephemeral key)"
+        )
     try:
-        plaintext = ecies.decrypt(secret, bytes(sealed), config=ECIES_PARAMETERS)
+        plaintext = ecies.decrypt(secret, sealed, config=ECIES_PARAMETERS)
     except ValueError:
         raise CryptoError(
             "sealed K_data could not be opened: not sealed to this private key, or tampered"
         ) from None
-    if len(plaintext) != CONTEXT_TAG_BYTES + K_DATA_BYTES:
-        raise CryptoError(f"sealed K_data holds {len(plaintext)} bytes, not a HyperX sealed key")
     if plaintext[:CONTEXT_TAG_BYTES] != _context_tag(context):
         raise CryptoError(
             "sealed K_data was sealed for another session or provider (context differs)"
