@@ -1,5 +1,7 @@
 """A throw-away js-ipfs node on loopback, for tests and local runs.
 
+`python -m hyperx.impl.datastore.node` runs one until Ctrl-C, for trying `--ipfs` by hand.
+
 `JsIpfsNode` runs the js-ipfs (`ipfs` 0.66.1) that `npm ci` puts in the repository's
 node_modules: `jsipfs daemon --offline --enable-preload=false` on a fresh repository
 in a temporary folder, which the daemon initialises itself with the `test` profile
@@ -17,6 +19,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -151,3 +154,22 @@ class JsIpfsNode:
                     pass
             time.sleep(0.05)
         raise DatastoreError(f"js-ipfs daemon did not answer within {self.startup_timeout_s:g} s")
+
+
+def main() -> None:
+    """`python -m hyperx.impl.datastore.node`: run a loopback js-ipfs node until Ctrl-C."""
+    with JsIpfsNode() as node:
+        print(
+            f"js-ipfs RPC API at {node.api_multiaddr} (started in {node.startup_s:.1f} s);"
+            " Ctrl-C stops it",
+            flush=True,
+        )
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        try:
+            signal.pause()
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()
