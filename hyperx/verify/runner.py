@@ -3,24 +3,33 @@ mutation run, collected into one `VerifyReport` whose `to_json()` is the CLI's
 `--json` object.
 
 Profiles: `quick` (what `make test` runs) checks 1,000 schedules; `thorough` 100
-times more. With `mutants`, every mutant of Prot_SC (`hyperx.verify.mutants`) goes
-through a short refinement run and then the proofs, stopping at the first failure
-(the mutant is killed); mutants run in parallel, one process per core, each with a
-fixed seed so that the score is reproducible. With `replay`, only the saved trace
-runs: no proofs, no fresh schedules.
+times more. With `replay`, only the saved trace runs: no proofs, no fresh schedules.
+
+With `mutants`, every mutant of Prot_SC (`hyperx.verify.mutants`) goes through the
+part of the proofs that reads the spec module, the differential check of the Z3
+encoding against it (`hyperx.proofs.conformance`), and then a short refinement run;
+the first failure kills it. The inductive Z3 proofs themselves are about the
+encoding, which a mutant of the spec does not change: they ran once in the same
+call, and would give the same answer for every mutant. Mutants run in parallel, one
+process per core, with fixed seeds, so the score is reproducible; Hypothesis does
+not shrink their failures (only the kill matters).
 """
 
 import json
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from multiprocessing import get_context
 from pathlib import Path
+from types import ModuleType
 
-import hyperx.proofs
+from hypothesis import Phase, settings
+
+from hyperx.proofs import ProofResult, conformance, run_proofs
 from hyperx.verify.mutants import EQUIVALENT, Mutant, generate_mutants
 from hyperx.verify.refinement import RefinementReport, load_trace, replay, run_refinement
 
@@ -30,16 +39,27 @@ class VerifyProfile:
     name: str
     schedules: int  # refinement schedules on the spec
     min_steps: int  # steps per schedule, at least
+    proof_examples: int  # schedules of the proofs' differential check on the spec
     mutant_schedules: int  # refinement schedules on each mutant
-    proof_examples: int  # concrete examples of the proofs' differential check
+    mutant_examples: int  # schedules of the differential check on each mutant
 
 
 PROFILES = {
     "quick": VerifyProfile(
-        "quick", schedules=1_000, min_steps=20, mutant_schedules=100, proof_examples=200
+        "quick",
+        schedules=1_000,
+        min_steps=20,
+        proof_examples=200,
+        mutant_schedules=100,
+        mutant_examples=100,
     ),
     "thorough": VerifyProfile(
-        "thorough", schedules=100_000, min_steps=20, mutant_schedules=1_000, proof_examples=2_000
+        "thorough",
+        schedules=100_000,
+        min_steps=20,
+        proof_examples=2_000,
+        mutant_schedules=2_000,
+        mutant_examples=1_000,
     ),
 }
 PROFILE_ENV = "HYPERX_PROFILE"
@@ -58,7 +78,7 @@ class VerifyInputError(ValueError):
 class MutantOutcome:
     id: str
     description: str
-    killed_by: str | None  # "refinement", "proof <name>", "error: ...", or None
+    killed_by: str | None  # "conformance", "refinement", "error: ...", or None
     seconds: float
 
     @property
@@ -91,7 +111,7 @@ class MutantsReport:
 @dataclass(frozen=True)
 class VerifyReport:
     profile: str
-    proofs: list["hyperx.proofs.ProofResult"]
+    proofs: list[ProofResult]
     refinement: RefinementReport
     mutants: MutantsReport | None
     seconds: float
@@ -176,7 +196,7 @@ def run_verify(
     proofs = []
     if trace is None:
         report_progress("proofs", 0, 1, "")
-        proofs = hyperx.proofs.run_proofs(examples=profile.proof_examples)
+        proofs = run_proofs(examples=profile.proof_examples)
         report_progress("proofs", 1, 1, "")
         report_progress("refinement", 0, profile.schedules, "")
         refinement = run_refinement(schedules=profile.schedules, min_steps=profile.min_steps)
@@ -212,7 +232,7 @@ def run_mutants(
         # spawn, not fork: z3 and Hypothesis hold state a forked child must not share
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
             futures = [pool.submit(_run_mutant_by_id, mutant_id, profile) for mutant_id in ids]
-            for future in futures:
+            for future in as_completed(futures):
                 outcome = future.result()
                 outcomes[outcome.id] = outcome
                 progress("mutants", len(outcomes), len(ids), outcome.id)
@@ -220,27 +240,42 @@ def run_mutants(
 
 
 def run_mutant(mutant: Mutant, profile: VerifyProfile) -> MutantOutcome:
-    """A short refinement run on the mutant, then the proofs; the first failure
-    kills it. An exception escaping either also kills it: the suite did not pass."""
+    """The differential check, then a short refinement run, on the mutant; the first
+    failure kills it. An exception escaping either also kills it: the suite did not
+    pass."""
     start = time.perf_counter()
     module = mutant.load()
     try:
-        killed_by = _first_failure(module, profile)
+        with _without_shrinking():
+            killed_by = _first_failure(module, profile)
     except Exception as error:  # the mutant broke the harness: a failing suite
         killed_by = f"error: {type(error).__name__}: {error}".splitlines()[0]
     return MutantOutcome(mutant.id, mutant.description, killed_by, time.perf_counter() - start)
 
 
-def _first_failure(module, profile: VerifyProfile) -> str | None:
+def _first_failure(module: ModuleType, profile: VerifyProfile) -> str | None:
+    agrees, _, _ = conformance.check_conformance(module, examples=profile.mutant_examples)
+    if not agrees:
+        return "conformance"
     refinement = run_refinement(
         module, schedules=profile.mutant_schedules, min_steps=profile.min_steps, seed=MUTANT_SEED
     )
     if refinement.failures:
         return "refinement"
-    for proof in hyperx.proofs.run_proofs(module, examples=profile.proof_examples):
-        if proof.status == "failed":
-            return f"proof {proof.name}"
     return None
+
+
+@contextmanager
+def _without_shrinking():
+    """Hypothesis settings built inside inherit these phases: no shrinking."""
+    previous = settings.default
+    settings.register_profile("hyperx-mutants", previous, phases=[Phase.explicit, Phase.generate])
+    settings.load_profile("hyperx-mutants")
+    try:
+        yield
+    finally:
+        settings.register_profile("hyperx-before-mutants", previous)
+        settings.load_profile("hyperx-before-mutants")
 
 
 @cache
