@@ -19,7 +19,7 @@ $(PY_STAMP): pyproject.toml setup.py
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm ci --omit=optional --no-audit --no-fund --loglevel=error
 	touch $@
 
 demo: setup
