@@ -160,7 +160,11 @@ class Blockchain:
         receipts = tuple(self._execute(tx, number, timestamp) for tx in chosen)
         block = Block(number, timestamp, receipts)
         self.blocks.append(block)
-        self._snapshots.append(self._snapshot())
+        if any(r.success for r in receipts):
+            self._snapshots.append(self._snapshot())
+        else:
+            # Nothing changed the contract: share the last snapshot (reorg copies it)
+            self._snapshots.append(_Snapshot(dict(self.balances), self._snapshots[-1].contract))
         self._finalized = self.final_height
         return block
 
