@@ -162,7 +162,6 @@ class FHyperX:
         require(session.phase == PENDING, f"session {sid}: registration after evaluation")
         require(now < session.config["cf_evaluation_deadline"], f"session {sid}: late registration")
         require(pid not in session.providers, f"session {sid}: {pid} registered twice")
-        require(pid != session.collector, f"session {sid}: the collector registered")
         require(
             dataset is None or len(dataset) == session.config["cf_shards"],
             f"session {sid}: wrong shard count",

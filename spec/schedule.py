@@ -38,6 +38,7 @@ an honest party could then be penalised.
 import json
 from dataclasses import dataclass
 
+from . import contract
 from .chain import Blockchain, Transaction
 from .config import CHUNK_SIZE
 from .contract import Address
@@ -157,10 +158,14 @@ class Observables:
 
 
 class World:
-    def __init__(self, interfaces: dict | None = None, n_providers: int = 3):
-        self.chain = Blockchain(finality_depth=FINALITY_DEPTH, genesis_time=GENESIS_TIME)
-        if interfaces is not None:
-            self.chain.interfaces = dict(interfaces)
+    def __init__(self, contract_module=None, n_providers: int = 3):
+        # Prot_SC: the spec's, or a mutated copy with the same API
+        self.contract_module = contract_module or contract
+        self.chain = Blockchain(
+            finality_depth=FINALITY_DEPTH,
+            genesis_time=GENESIS_TIME,
+            interfaces=dict(self.contract_module.INTERFACES),
+        )
         self.datastore = Datastore()
         self.names = ["C"] + [f"P{i}" for i in range(n_providers)]
         self.address = {name: address_of(name) for name in self.names}
