@@ -107,6 +107,12 @@ def run(
             "--confirmations", help="Blocks an event must be under before a party acts on it."
         ),
     ] = 0,
+    real_time: Annotated[
+        bool,
+        typer.Option(
+            "--real-time", help="Wait for deadlines instead of moving a development chain's clock."
+        ),
+    ] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object instead of progress and tables.")
     ] = False,
@@ -128,6 +134,7 @@ def run(
         seed=seed,
         state_dir=state_dir,
         confirmations=confirmations,
+        fast_forward=not real_time,
     )
     started = time.monotonic()
 

@@ -103,7 +103,7 @@ class ProviderClient(Party):
         sid = event.args["sid"]
         if self.session() is not None or (self.session_id is not None and sid != self.session_id):
             return
-        if self.chain.timestamp(event.block_number) >= event.args["cf_evaluation_deadline"]:
+        if self.chain.timestamp(self.chain.head()) >= event.args["cf_evaluation_deadline"]:
             return
         shards_wanted = event.args["cf_shards"]
         if shards_wanted > len(self.x):

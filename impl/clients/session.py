@@ -166,6 +166,7 @@ class RunOptions:
     claim_s: int = 3_600
     confirmations: int = 0
     timeout_s: float = 600.0
+    fast_forward: bool = True  # move a development chain's clock to the next deadline when idle
 
 
 @dataclass
@@ -211,18 +212,126 @@ def open_store(ipfs: str | None, directory: Path):
 
 def run_session(options: RunOptions, progress=lambda phase, message: None) -> SessionReport:
     """Deploy (or join) a market, then run one collector and N providers to the end."""
-    import tempfile
+    harness = build_session(options, progress)
+    harness.run(options.timeout_s)
+    return harness.report()
 
+
+def connect(options: RunOptions):
+    """(chain, market, funding account): the embedded EVM with a fresh market, or --rpc."""
     from hyperx.impl.chain.connection import connect_embedded, connect_rpc, load_signer
     from hyperx.impl.chain.market import Market
+
+    if options.rpc:
+        chain = connect_rpc(options.rpc)
+        funder = load_signer(options.keystore)
+    else:
+        chain = connect_embedded()
+        funder = chain.accounts[0]
+    market = Market(chain, options.market) if options.market else Market.deploy(chain, funder)[0]
+    return chain, market, funder
+
+
+@dataclass
+class Harness:
+    """One collector and its providers on one market, ready to run; tests reach inside."""
+
+    options: RunOptions
+    chain: object
+    market: object
+    ledger: object
+    store: object
+    task: data.Task
+    collector: object
+    providers: list
+    names: list[str]
+    specs: list[ProviderSpec]
+    observer: "Observer"
+    start_balances: dict
+    clock: dict
+
+    def parties(self) -> list:
+        return [self.collector, *self.providers]
+
+    def run(self, timeout_s: float) -> None:
+        Loop(
+            self.ledger,
+            [*self.parties(), self.observer],
+            fast_forward=self.options.fast_forward,
+        ).run(timeout_s)
+        self.clock["end"] = time.monotonic()
+
+    def report(self) -> SessionReport:
+        collector, ledger = self.collector, self.ledger
+        sid = collector.session()
+        session = self.market.get_session(sid)
+        scored = collector.providers()
+        ranking = collector.ranking()
+        rows = {}
+        for name, spec, party in zip(self.names, self.specs, self.providers, strict=True):
+            facts = scored.get(party.address, {})
+            gas, fee = party.gas()
+            rows[name] = {
+                "address": party.address,
+                "corruption": spec.label,
+                "score": facts.get("accuracy"),
+                "loss": facts.get("loss"),
+                "rank": ranking.index(party.address) + 1 if party.address in ranking else None,
+                "gas": gas,
+                "fee_wei": fee,
+                "balance_delta": ledger.balance(party.address) - self.start_balances[party.address],
+                "deposit_returned": "deposit_returned" in party.facts(),
+                "review": facts.get("review"),
+            }
+        gas, fee = collector.gas()
+        collector_row = {
+            "address": collector.address,
+            "gas": gas,
+            "fee_wei": fee,
+            "balance_delta": ledger.balance(collector.address)
+            - self.start_balances[collector.address],
+            "dataset": collector.facts().get("dataset"),
+        }
+        by_address = {
+            party.address: name for name, party in zip(self.names, self.providers, strict=True)
+        }
+        st_trade = STATES[session["st_trade"]]
+        return SessionReport(
+            state=st_trade if st_trade == "closed" else f"expired while {st_trade}",
+            optimal_provider=by_address.get(collector.facts().get("optimal")),
+            true_best=self.names[min(range(len(self.specs)), key=lambda i: self.specs[i].level)],
+            providers=rows,
+            collector=collector_row,
+            seconds=self.observer.phase_seconds(self.clock),
+            sid=sid,
+            market=self.market.address,
+        )
+
+
+def build_session(
+    options: RunOptions,
+    progress=lambda phase, message: None,
+    *,
+    connection=None,
+    assessor: Assessor | None = None,
+    misbehaviours: dict | None = None,
+    abort_after_review: bool = False,
+) -> Harness:
+    """Fund a fresh collector and N providers on a market, and open the session.
+
+    `connection` is a (chain, market, funder) to reuse; `misbehaviours` maps a
+    provider's position to its `Misbehaviour` (fault tests).
+    """
+    import tempfile
+
     from hyperx.impl.clients.collector import CollectorClient, Terms
     from hyperx.impl.clients.ledger import Account
-    from hyperx.impl.clients.provider import ProviderClient
+    from hyperx.impl.clients.provider import Misbehaviour, ProviderClient
     from hyperx.impl.clients.state import StateStore
     from hyperx.impl.clients.web3_ledger import Web3Ledger
 
     clock = {"start": time.monotonic()}
-    config = quality_config(options.quality)
+    config = assessor.config if assessor else quality_config(options.quality)
     specs = provider_specs(options.providers, options.family, options.seed)
     state_dir = Path(options.state_dir or tempfile.mkdtemp(prefix="hyperx-session-"))
 
@@ -232,19 +341,10 @@ def run_session(options: RunOptions, progress=lambda phase, message: None) -> Se
         raise SessionError(
             f"--shards must be at most {len(task.pool_x)} (the dataset's entries), got {options.shards}"
         )
-    assessor = prepare_assessor(config, task, options.seed)
+    assessor = assessor or prepare_assessor(config, task, options.seed)
     clock["assessor"] = time.monotonic()
 
-    if options.rpc:
-        chain = connect_rpc(options.rpc)
-        funder = load_signer(options.keystore)
-    else:
-        chain = connect_embedded()
-        funder = chain.accounts[0]
-    if options.market:
-        market = Market(chain, options.market)
-    else:
-        market, _ = Market.deploy(chain, funder)
+    chain, market, funder = connection or connect(options)
     progress(
         "setup",
         f"market at {market.address} on {'chain ' + str(chain.chain_id) if options.rpc else 'the embedded EVM'}",
@@ -265,8 +365,10 @@ def run_session(options: RunOptions, progress=lambda phase, message: None) -> Se
         store,
         assessor,
         confirmations=options.confirmations,
+        abort_after_review=abort_after_review,
     )
     names = [f"provider-{i + 1}" for i in range(len(specs))]
+    misbehaviours = misbehaviours or {}
     providers = [
         ProviderClient(
             ledger,
@@ -275,8 +377,9 @@ def run_session(options: RunOptions, progress=lambda phase, message: None) -> Se
             store,
             provider_dataset(task, spec, config, options.seed),
             confirmations=options.confirmations,
+            misbehaviour=misbehaviours.get(i, Misbehaviour()),
         )
-        for name, key, spec in zip(names, provider_keys, specs, strict=True)
+        for i, (name, key, spec) in enumerate(zip(names, provider_keys, specs, strict=True))
     ]
     observer = Observer(
         ledger,
@@ -286,7 +389,9 @@ def run_session(options: RunOptions, progress=lambda phase, message: None) -> Se
             for k, n in zip([collector_key, *provider_keys], ["collector", *names], strict=True)
         },
     )
-    observer.state.set_cursor(ledger.head())
+    head = ledger.head()
+    for party in [collector, *providers, observer]:
+        party.state.set_cursor(head)  # a market may hold older sessions: follow from here
     collector.start_session(
         Terms(
             options.reward_wei,
@@ -299,49 +404,20 @@ def run_session(options: RunOptions, progress=lambda phase, message: None) -> Se
         )
     )
     clock["deployed"] = time.monotonic()
-    Loop(ledger, [collector, *providers, observer], fast_forward=True).run(options.timeout_s)
-    clock["end"] = time.monotonic()
-
-    sid = collector.session()
-    session = market.get_session(sid)
-    scored = {pid: facts for pid, facts in collector.providers().items()}
-    ranking = collector.ranking()
-    rows = {}
-    for name, spec, party in zip(names, specs, providers, strict=True):
-        facts = scored.get(party.address, {})
-        gas, fee = party.gas()
-        rows[name] = {
-            "address": party.address,
-            "corruption": spec.label,
-            "score": facts.get("accuracy"),
-            "loss": facts.get("loss"),
-            "rank": ranking.index(party.address) + 1 if party.address in ranking else None,
-            "gas": gas,
-            "fee_wei": fee,
-            "balance_delta": ledger.balance(party.address) - start_balances[party.address],
-            "deposit_returned": "deposit_returned" in party.facts(),
-            "review": facts.get("review"),
-        }
-    gas, fee = collector.gas()
-    collector_row = {
-        "address": collector.address,
-        "gas": gas,
-        "fee_wei": fee,
-        "balance_delta": ledger.balance(collector.address) - start_balances[collector.address],
-        "dataset": collector.facts().get("dataset"),
-    }
-    by_address = {party.address: name for name, party in zip(names, providers, strict=True)}
-    optimal = collector.facts().get("optimal")
-    st_trade = STATES[session["st_trade"]]
-    return SessionReport(
-        state=st_trade if st_trade == "closed" else f"expired while {st_trade}",
-        optimal_provider=by_address.get(optimal),
-        true_best=names[min(range(len(specs)), key=lambda i: specs[i].level)],
-        providers=rows,
-        collector=collector_row,
-        seconds=observer.phase_seconds(clock),
-        sid=sid,
-        market=market.address,
+    return Harness(
+        options,
+        chain,
+        market,
+        ledger,
+        store,
+        task,
+        collector,
+        providers,
+        names,
+        specs,
+        observer,
+        start_balances,
+        clock,
     )
 
 

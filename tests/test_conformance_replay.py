@@ -1,0 +1,75 @@
+"""Conformance: the chain's log of a finished session, replayed through the spec's
+Prot_SC, is accepted call by call (and the reverted calls are rejected), emits the
+same events, and ends in the same state and escrow as the Vyper contract."""
+
+import copy
+
+from hyperx.spec.contract import INTERFACES, MarketState, Msg, get_escrow
+from hyperx.spec.merkle import get_merkle_depth
+from tests.clients_harness import assessor, embedded, new_session  # noqa: F401  (fixtures)
+
+
+def spec_args(market, name: str, args: dict, state: MarketState) -> list:
+    """The decoded calldata in the spec's argument order and vocabulary."""
+    inputs = [i["name"] for i in market.contract.get_function_by_name(name).abi["inputs"]]
+    values = [_plain(args[i]) for i in inputs]
+    if name == "submit_review":  # the ABI pads each proof to MAX_MERKLE_DEPTH
+        depth = get_merkle_depth(state.sessions[values[0]].config.cf_shards)
+        values[3] = [proof[:depth] for proof in values[3]]
+    return values
+
+
+def _plain(value):
+    if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
+        return value.lower()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return bytes(value) if isinstance(value, (bytes, bytearray)) else value
+
+
+def replay(market) -> tuple[MarketState, dict]:
+    w3 = market.chain.w3
+    state, tally = MarketState(), {"accepted": 0, "rejected": 0}
+    for number in range(w3.eth.block_number + 1):
+        block = w3.eth.get_block(number, full_transactions=True)
+        for listed in block.transactions:
+            if listed["to"] is None or listed["to"].lower() != market.address.lower():
+                continue
+            tx = w3.eth.get_transaction(listed["hash"])
+            function, args = market.contract.decode_function_input(tx["input"])
+            name = function.fn_name
+            receipt = w3.eth.get_transaction_receipt(tx["hash"])
+            msg = Msg(sender=tx["from"].lower(), value=tx["value"], now=block.timestamp)
+            before = copy.deepcopy(state)
+            try:
+                INTERFACES[name](state, msg, *spec_args(market, name, args, state))
+                accepted = True
+            except AssertionError:
+                state, accepted = before, False
+            assert accepted == (receipt["status"] == 1), (
+                f"{name} in block {number}: spec {'accepted' if accepted else 'rejected'}"
+            )
+            if accepted:
+                assert msg.events == list(market.decode_events(receipt)), name
+            tally["accepted" if accepted else "rejected"] += 1
+    return state, tally
+
+
+def test_replayed_session_log_conforms_to_the_spec(embedded, assessor, tmp_path):  # noqa: F811
+    harness = new_session(embedded, assessor, tmp_path)
+    harness.run(300)
+    assert harness.report().state == "closed"
+    market = harness.market
+    state, tally = replay(market)
+    assert (
+        tally["accepted"] >= 1 + 3 * 4 + 4
+    )  # create; per provider 4 calls; candidate, review, optimal, claim
+    sid = harness.collector.session()
+    session = state.sessions[sid]
+    on_chain = market.get_session(sid)
+    for name, value in on_chain.items():
+        assert getattr(session, name) == value, name
+    for pid, profile in session.profiles.items():
+        for name, value in market.get_profile(sid, pid).items():
+            assert getattr(profile, name) == value, (pid, name)
+    assert sum(get_escrow(s) for s in state.sessions) == market.balance()
