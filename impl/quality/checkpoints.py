@@ -40,7 +40,7 @@ def load(blob: bytes, kind: str, name: str = "checkpoint") -> dict:
         raise QualityError(f"{name}: corrupted (its content hash does not match)")
     content = serialization.msgpack_restore(body)
     if content.get("kind") != kind:
-        raise QualityError(f"{name}: is a {content.get('kind')} file, expected a {kind} file")
+        raise QualityError(f"{name}: is a '{content.get('kind')}' file, expected a '{kind}' file")
     return content
 
 

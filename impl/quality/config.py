@@ -46,9 +46,6 @@ class QualityConfig:
     # Ranking: a provider whose score is below the threshold is never selected.
     score_threshold: float = 0.0
 
-    # Provider extraction runs in fixed-size batches so every row sees one program.
-    extract_batch: int = 256
-
     seed: int = 0
 
     @classmethod
@@ -57,15 +54,14 @@ class QualityConfig:
 
     @classmethod
     def tiny(cls) -> "QualityConfig":
-        """A few steps of everything: for smoke tests, not for figures."""
+        """A small model and short runs: for smoke tests, not for figures."""
         return cls(
             conv_channels=(4, 8),
             hidden_units=16,
-            pretrain_steps=40,
-            finetune_steps=30,
-            baseline_steps=30,
+            pretrain_steps=200,
+            finetune_steps=100,
+            baseline_steps=100,
             finetunes_per_dataset=2,
-            extract_batch=64,
         )
 
     def replace(self, **changes) -> "QualityConfig":

@@ -348,3 +348,13 @@ def score_providers(secret_bytes: bytes, m_init_bytes: bytes, features: list[byt
         raise QualityError(f"validation images must be (N, {m_init.arch.height}, {m_init.arch.width}) with N labels, got {val_x.shape} and {val_y.shape}")
     acc, loss = finetune_and_score(m_init, secret.depth, secret.secret, sets, (val_x, val_y), config, config.seed)
     return rank(acc, loss, config.score_threshold)
+
+
+# ---------------------------------------------------------------- datasets
+
+
+def provider_dataset(config: QualityConfig, task, family: str, level: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A synthetic provider's dataset: the task's original pool under `family` at `level`."""
+    from .corruptions import corrupt
+
+    return corrupt(task.pool_x, task.pool_y, family, level, seed, len(config.task_classes))
