@@ -8,19 +8,19 @@ differential, adversarial and reject tests.
 
 from collections import Counter, defaultdict
 from dataclasses import asdict
+from functools import cache
 
 import boa
 from eth_abi import decode
 
 from hyperx.impl.chain.compile import SETTINGS, read_source
-from hyperx.impl.chain.market import pad_proof
+from hyperx.impl.chain.market import iter_reward_chunks, pad_proof
 from hyperx.spec.config import (
     CHUNK_SIZE,
     MAX_MERKLE_DEPTH,
     MAX_SAMPLE,
     MAX_SEALED_KEY_BYTES,
 )
-from hyperx.impl.chain.market import iter_reward_chunks
 from hyperx.spec.contract import (
     INTERFACES,
     PAYABLE,
@@ -37,11 +37,17 @@ CALLS_CHECKED: Counter = Counter()
 FUNDS_WEI = 10**30
 
 
-def load_market(filename: str = "hyperx_market.vy"):
-    return boa.loads(
+@cache
+def _deployer(filename: str):
+    return boa.loads_partial(
         read_source(filename),
         compiler_args={"experimental_codegen": SETTINGS.experimental_codegen},
     )
+
+
+def load_market(filename: str = "hyperx_market.vy", *args):
+    """A fresh deployment (compiled once per process)."""
+    return _deployer(filename).deploy(*args)
 
 
 def revert_reason(error: boa.BoaError) -> str:

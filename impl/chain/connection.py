@@ -6,6 +6,7 @@ A revert surfaces as `Reverted(reason)` whichever backend raised it: eth-tester'
 `TransactionFailed` and a node's `ContractLogicError` carry the reason differently.
 """
 
+import ast
 import getpass
 import os
 from dataclasses import dataclass, field
@@ -45,17 +46,23 @@ def decode_revert_reason(error: Exception) -> str:
     if isinstance(data, dict):
         data = data.get("data")
     if isinstance(data, str) and data.startswith("0x"):
-        raw = bytes.fromhex(data[2:])
-        if raw[:4] == ERROR_SELECTOR:
-            return decode(["string"], raw[4:])[0]
-        return ""
-    message = str(error.args[0]) if error.args else ""
+        return _decode_error_data(bytes.fromhex(data[2:]))
+    message = error.args[0] if error.args else ""
+    if isinstance(message, bytes):
+        return _decode_error_data(message)
     for prefix in ("execution reverted: ", "execution reverted"):
         if message.startswith(prefix):
-            return message[len(prefix) :]
-    if isinstance(error, TransactionFailed) and message.startswith("hyperx:"):
-        return message
-    return message if message.startswith("hyperx:") else ""
+            message = message[len(prefix) :]
+            break
+    if message[:2] in ("b'", 'b"'):  # eth-tester's repr of empty or raw revert data
+        return _decode_error_data(ast.literal_eval(message))
+    return message
+
+
+def _decode_error_data(raw: bytes) -> str:
+    if raw[:4] == ERROR_SELECTOR:
+        return decode(["string"], raw[4:])[0]
+    return ""
 
 
 @dataclass

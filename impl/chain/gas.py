@@ -11,6 +11,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from hyperx.spec.config import BPS, MAX_SAMPLE
 from hyperx.spec.merkle import compute_merkle_proof, compute_merkle_root
 
 from .connection import connect_embedded
@@ -74,7 +75,7 @@ def measure_session(n_shards: int, seed: int = 0) -> SessionGas:
     collector, optimal, regular = chain.accounts[:3]
     market, deployed = Market.deploy(chain, collector)
     keys = {optimal.address: _keys(rng, n_shards), regular.address: _keys(rng, n_shards)}
-    n_sample = min(1_024, n_shards * SAMPLE_PCT_BPS // 10_000)
+    n_sample = max(1, min(MAX_SAMPLE, n_shards * SAMPLE_PCT_BPS // BPS))
 
     created = market.create_session(
         collector,
