@@ -8,7 +8,7 @@ of the real contract. The operators:
 
 - `guard`: one `assert` (a `# Verify ...` guard) removed;
 - `bound`: one ordering comparison off by one (`<` <-> `<=`, `>` <-> `>=`), or one
-  of its constant operands (`0`, `BPS`, `MAX_*`) moved by +-1;
+  of its constant operands (`0`, `BPS`, `MAX_*`) moved inwards by one;
 - `recipient`: one transfer paid to another party;
 - `amount`: one transfer paying one wei more, or one term of a payout omitted
   (the compensation, the forfeited deposit);
@@ -204,26 +204,31 @@ def _bound_edits(compare: ast.Compare) -> Iterator[_Edit]:
 
             yield _Edit("bound", f"op{position}", _rewrite(compare, flip), flip)
     operands = [compare.left, *compare.comparators]
+    last = len(operands) - 1
     for position, operand in enumerate(operands):
         is_int = isinstance(operand, ast.Constant) and type(operand.value) is int
         is_named_bound = isinstance(operand, ast.Name) and operand.id.isupper()
-        if not (is_int or is_named_bound):
+        if not (is_int or is_named_bound) or 0 < position < last:
             continue
-        for delta in (1, -1):
+        # Move the bound inwards, so one more value fails. Moving it outwards is,
+        # over the integers, the flipped operator above (`x < c + 1` is `x <= c`).
+        op = compare.ops[0] if position == 0 else compare.ops[-1]
+        is_upper = isinstance(op, ast.Lt | ast.LtE) != (position == 0)
+        delta = -1 if is_upper else 1
 
-            def shift(node, parents, position=position, delta=delta):
-                old = [node.left, *node.comparators][position]
-                if isinstance(old, ast.Constant):
-                    new = ast.Constant(old.value + delta)
-                else:
-                    new = ast.BinOp(old, ast.Add() if delta > 0 else ast.Sub(), ast.Constant(1))
-                if position == 0:
-                    node.left = new
-                else:
-                    node.comparators[position - 1] = new
+        def shift(node, parents, position=position, delta=delta):
+            old = [node.left, *node.comparators][position]
+            if isinstance(old, ast.Constant):
+                new = ast.Constant(old.value + delta)
+            else:
+                new = ast.BinOp(old, ast.Add() if delta > 0 else ast.Sub(), ast.Constant(1))
+            if position == 0:
+                node.left = new
+            else:
+                node.comparators[position - 1] = new
 
-            suffix = f"arg{position}{'plus' if delta > 0 else 'minus'}1"
-            yield _Edit("bound", suffix, _rewrite(compare, shift), shift)
+        suffix = f"arg{position}{'plus' if delta > 0 else 'minus'}1"
+        yield _Edit("bound", suffix, _rewrite(compare, shift), shift)
 
 
 def _rewrite(node: ast.AST, edit: Callable) -> str:
