@@ -106,9 +106,10 @@ class Loop:
     on_turn: object = None
     timeline: list = field(default_factory=list)
 
-    def run(self, timeout_s: float) -> None:
+    def run(self, timeout_s: float, until=None) -> None:
+        """Turns until every party is done, or until `until()` holds after a turn."""
         start, idle = time.monotonic(), 0
-        while not all(p.is_done() for p in self.parties):
+        while not all(p.is_done() for p in self.parties) and not (until and until()):
             if time.monotonic() - start > timeout_s:
                 waiting = [f"{p.role} {p.address}" for p in self.parties if not p.is_done()]
                 raise SessionError(
@@ -253,12 +254,9 @@ class Harness:
     def parties(self) -> list:
         return [self.collector, *self.providers]
 
-    def run(self, timeout_s: float) -> None:
-        Loop(
-            self.ledger,
-            [*self.parties(), self.observer],
-            fast_forward=self.options.fast_forward,
-        ).run(timeout_s)
+    def run(self, timeout_s: float, until=None) -> None:
+        parties = [*self.parties(), self.observer]
+        Loop(self.ledger, parties, fast_forward=self.options.fast_forward).run(timeout_s, until)
         self.clock["end"] = time.monotonic()
 
     def report(self) -> SessionReport:
