@@ -25,6 +25,7 @@ survivor missing from it is a gap in the suite and is reported as such.
 
 import ast
 import copy
+import itertools
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -86,7 +87,7 @@ class _Edit:
     kind: str
     suffix: str
     what: str
-    apply: Callable[[ast.AST, dict[ast.AST, ast.AST]], None]
+    apply: Callable[[ast.AST, ast.Module], None]  # edits the node in place
 
 
 def read_spec_source() -> str:
@@ -117,11 +118,10 @@ def generate_mutants(source: str | None = None) -> list[Mutant]:
     )
     mutants, seen = [], Counter()
     for line, _, index, node, edit in sites:
-        tree = copy.deepcopy(original)
-        nodes = list(ast.walk(tree))
-        parents = {child: parent for parent in nodes for child in ast.iter_child_nodes(parent)}
-        edit.apply(nodes[index], parents)
-        ast.fix_missing_locations(tree)
+        tree = ast.parse(source)  # a fresh copy: parsing is faster than deepcopy
+        target = next(itertools.islice(ast.walk(tree), index, None))
+        edit.apply(target, tree)
+        ast.fix_missing_locations(target)
         function = owner[node]
         parts = (edit.kind, function.removeprefix("process_"), _slug(guard_of.get(node, "")))
         mutant_id = "-".join(part for part in (*parts, edit.suffix) if part)
@@ -183,14 +183,14 @@ def _edits(node: ast.AST, function: str) -> Iterator[_Edit]:
         yield from _state_write_edits(node)
 
 
-def _remove_statement(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> None:
+def _remove_statement(node: ast.AST, tree: ast.Module) -> None:
     """Replace the statement by `pass` (its block may hold nothing else)."""
-    parent = parents[node]
-    for _, value in ast.iter_fields(parent):
-        if isinstance(value, list) and node in value:
-            value[value.index(node)] = ast.copy_location(ast.Pass(), node)
-            return
-    raise AssertionError(f"statement at line {node.lineno} not found in its parent")
+    for parent in ast.walk(tree):
+        for _, value in ast.iter_fields(parent):
+            if isinstance(value, list) and node in value:
+                value[value.index(node)] = ast.copy_location(ast.Pass(), node)
+                return
+    raise AssertionError(f"statement at line {node.lineno} not found in the tree")
 
 
 def _bound_edits(compare: ast.Compare) -> Iterator[_Edit]:
@@ -199,7 +199,7 @@ def _bound_edits(compare: ast.Compare) -> Iterator[_Edit]:
     for position, op in enumerate(compare.ops):
         if type(op) in _FLIPPED:
 
-            def flip(node, parents, position=position):
+            def flip(node, tree, position=position):
                 node.ops[position] = _FLIPPED[type(node.ops[position])]()
 
             yield _Edit("bound", f"op{position}", _rewrite(compare, flip), flip)
@@ -216,7 +216,7 @@ def _bound_edits(compare: ast.Compare) -> Iterator[_Edit]:
         is_upper = isinstance(op, ast.Lt | ast.LtE) != (position == 0)
         delta = -1 if is_upper else 1
 
-        def shift(node, parents, position=position, delta=delta):
+        def shift(node, tree, position=position, delta=delta):
             old = [node.left, *node.comparators][position]
             if isinstance(old, ast.Constant):
                 new = ast.Constant(old.value + delta)
@@ -233,7 +233,7 @@ def _bound_edits(compare: ast.Compare) -> Iterator[_Edit]:
 
 def _rewrite(node: ast.AST, edit: Callable) -> str:
     after = copy.deepcopy(node)
-    edit(after, {})
+    edit(after, None)
     return f"`{ast.unparse(node)}` -> `{ast.unparse(after)}`"
 
 
@@ -252,13 +252,16 @@ def _transfer_edits(call: ast.Call) -> Iterator[_Edit]:
         if other == recipient:
             continue
 
-        def pay_other(node, parents, other=other):
-            node.args[0] = ast.parse(other, mode="eval").body
+        def pay_other(node, tree, other=other):
+            expression = ast.parse(other, mode="eval").body
+            for part in ast.walk(expression):
+                ast.copy_location(part, node.args[0])
+            node.args[0] = expression
 
         what = f"pays {amount} to {other}, not {recipient}"
         yield _Edit("recipient", "to-" + other.split(".")[-1], what, pay_other)
 
-    def overpay(node, parents):
+    def overpay(node, tree):
         node.args[1] = ast.BinOp(node.args[1], ast.Add(), ast.Constant(1))
 
     yield _Edit("amount", "overpay", f"pays {recipient} {amount} + 1 wei", overpay)
