@@ -1,7 +1,5 @@
-"""Shared by the clients' test modules: one embedded chain and market per module, the
-tiny assessor, and a runner for sessions on them."""
-
-import pytest
+"""Shared by the clients' test modules: an embedded chain with a market, the tiny
+assessor, and sessions on them (each module holds the first two in module fixtures)."""
 
 from hyperx.impl.clients.session import (
     RunOptions,
@@ -14,15 +12,14 @@ from hyperx.impl.clients.session import (
 TINY = RunOptions(providers=3, shards=8, quality="tiny")
 
 
-@pytest.fixture(scope="module")
-def embedded():
+def make_embedded():
+    """(chain, market, funder) on a fresh embedded EVM."""
     from hyperx.impl.clients.session import connect
 
     return connect(TINY)
 
 
-@pytest.fixture(scope="module")
-def assessor():
+def make_assessor():
     config = quality_config("tiny")
     return prepare_assessor(config, load_task(config, 0), 0)
 

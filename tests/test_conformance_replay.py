@@ -4,9 +4,21 @@ same events, and ends in the same state and escrow as the Vyper contract."""
 
 import copy
 
+import pytest
+
 from hyperx.spec.contract import INTERFACES, MarketState, Msg, get_escrow
 from hyperx.spec.merkle import get_merkle_depth
-from tests.clients_harness import assessor, embedded, new_session  # noqa: F401  (fixtures)
+from tests.clients_harness import make_assessor, make_embedded, new_session
+
+
+@pytest.fixture(scope="module")
+def embedded():
+    return make_embedded()
+
+
+@pytest.fixture(scope="module")
+def assessor():
+    return make_assessor()
 
 
 def spec_args(market, name: str, args: dict, state: MarketState) -> list:
@@ -55,7 +67,7 @@ def replay(market) -> tuple[MarketState, dict]:
     return state, tally
 
 
-def test_replayed_session_log_conforms_to_the_spec(embedded, assessor, tmp_path):  # noqa: F811
+def test_replayed_session_log_conforms_to_the_spec(embedded, assessor, tmp_path):
     harness = new_session(embedded, assessor, tmp_path)
     harness.run(300)
     assert harness.report().state == "closed"

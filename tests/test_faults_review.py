@@ -9,7 +9,18 @@ import pytest
 from hyperx.impl.clients.provider import Misbehaviour
 from hyperx.impl.clients.session import RunOptions, load_task
 from hyperx.impl.datastore.cid import bytes32_to_cid
-from tests.clients_harness import assessor, embedded, new_session  # noqa: F401  (fixtures)
+from tests.clients_harness import make_assessor, make_embedded, new_session
+
+
+@pytest.fixture(scope="module")
+def embedded():
+    return make_embedded()
+
+
+@pytest.fixture(scope="module")
+def assessor():
+    return make_assessor()
+
 
 OPTIONS = RunOptions()
 COMPENSATION = OPTIONS.reward_wei * OPTIONS.pct_bps // 10_000
@@ -35,7 +46,7 @@ def verdicts(harness) -> dict:
     }
 
 
-def test_collector_that_aborts_after_review_pays_the_compensation(embedded, assessor, tmp_path):  # noqa: F811
+def test_collector_that_aborts_after_review_pays_the_compensation(embedded, assessor, tmp_path):
     harness = new_session(embedded, assessor, tmp_path, providers=1, abort_after_review=True)
     harness.run(TIMEOUT_S)
     (provider,) = harness.providers
@@ -48,7 +59,7 @@ def test_collector_that_aborts_after_review_pays_the_compensation(embedded, asse
     assert moved[harness.collector.address] == -COMPENSATION - fees(harness.collector)
 
 
-def test_session_left_to_expire_returns_every_deposit_and_the_reward(embedded, assessor, tmp_path):  # noqa: F811
+def test_session_left_to_expire_returns_every_deposit_and_the_reward(embedded, assessor, tmp_path):
     picky = dataclasses.replace(assessor, config=assessor.config.replace(score_threshold=1.01))
     harness = new_session(embedded, picky, tmp_path, providers=2)
     harness.run(TIMEOUT_S)
@@ -71,7 +82,7 @@ def test_session_left_to_expire_returns_every_deposit_and_the_reward(embedded, a
 )
 def test_rejects_a_candidate_whose_sample_does_not_back_its_features(
     embedded, assessor, tmp_path, misbehaviour, verdict
-):  # noqa: F811
+):
     if misbehaviour == "features of other data":
         task = load_task(assessor.config, 0)
         other = task.pool_x[::-1].copy(), task.pool_y[::-1].copy()  # not the committed shards
@@ -87,7 +98,7 @@ def test_rejects_a_candidate_whose_sample_does_not_back_its_features(
     assert harness.report().state == "expired while reviewing"
 
 
-def test_contract_rejects_wrong_keys_at_review(embedded, assessor, tmp_path):  # noqa: F811
+def test_contract_rejects_wrong_keys_at_review(embedded, assessor, tmp_path):
     harness = new_session(embedded, assessor, tmp_path, providers=1)
     (provider,) = harness.providers
     name = lambda: f"submit_review:{provider.session()}"  # noqa: E731
@@ -108,7 +119,7 @@ def test_contract_rejects_wrong_keys_at_review(embedded, assessor, tmp_path):  #
     assert reason == "hyperx: invalid Merkle proof"
 
 
-def test_detects_a_tampered_feature_file(embedded, assessor, tmp_path):  # noqa: F811
+def test_detects_a_tampered_feature_file(embedded, assessor, tmp_path):
     harness = new_session(embedded, assessor, tmp_path, providers=2)
     victim = harness.providers[0]
     harness.run(TIMEOUT_S, until=lambda: "features_cid" in victim.facts())
@@ -125,7 +136,7 @@ def test_detects_a_tampered_feature_file(embedded, assessor, tmp_path):  # noqa:
 
 
 @pytest.mark.parametrize("sampled", [True, False], ids=["sampled_shard", "unsampled_shard"])
-def test_detects_a_tampered_shard(embedded, assessor, tmp_path, sampled):  # noqa: F811
+def test_detects_a_tampered_shard(embedded, assessor, tmp_path, sampled):
     harness = new_session(embedded, assessor, tmp_path, providers=1)
     (provider,) = harness.providers
     harness.run(TIMEOUT_S, until=lambda: "indices" in provider.facts())
