@@ -19,6 +19,7 @@ from rich.table import Table
 
 from hyperx.verify.runner import (
     PROFILE_ENV,
+    MutantsReport,
     VerifyInputError,
     VerifyReport,
     check_options,
@@ -124,24 +125,37 @@ def print_report(report: VerifyReport, console: Console) -> None:
     console.print(summary)
 
     if report.mutants is not None:
-        mutants = report.mutants
-        console.print(
-            f"Mutants: {mutants.killed}/{len(mutants.outcomes)} killed, "
-            f"{len(mutants.survivors)} survived",
-            highlight=False,
-        )
-        if mutants.survivors:
-            survivors = Table(title="Surviving mutants")
-            survivors.add_column("mutant")
-            survivors.add_column("edit")
-            survivors.add_column("equivalent because")
-            for survivor in mutants.survivors:
-                reason = survivor.equivalent or "[bold red]not equivalent: a gap in the suite[/]"
-                survivors.add_row(survivor.id, survivor.description, reason)
-            console.print(survivors)
+        print_mutants(report.mutants, console)
 
     verdict = "[green]ok[/]" if report.ok else "[bold red]FAILED[/]"
     console.print(f"{verdict} in {report.seconds:.1f} s")
+
+
+def print_mutants(mutants: MutantsReport, console: Console) -> None:
+    kinds = Table(title="Mutants of Prot_SC")
+    for column in ("kind", "killed", "total"):
+        kinds.add_column(column, justify="left" if column == "kind" else "right")
+    for kind in sorted({outcome.kind for outcome in mutants.outcomes}):
+        outcomes = [outcome for outcome in mutants.outcomes if outcome.kind == kind]
+        kinds.add_row(kind, str(sum(o.killed for o in outcomes)), str(len(outcomes)))
+    console.print(kinds)
+    console.print(
+        f"Mutants: {mutants.killed}/{len(mutants.outcomes)} killed, "
+        f"{len(mutants.survivors)} survived",
+        highlight=False,
+    )
+    if mutants.survivors:
+        survivors = Table(title="Surviving mutants")
+        survivors.add_column("mutant")
+        survivors.add_column("edit")
+        survivors.add_column("equivalent because")
+        for survivor in mutants.survivors:
+            if survivor.error:
+                reason = f"[bold red]the harness crashed: {escape(survivor.error)}[/]"
+            else:
+                reason = survivor.equivalent or "[bold red]not equivalent: a gap in the suite[/]"
+            survivors.add_row(survivor.id, escape(survivor.description), reason)
+        console.print(survivors)
 
 
 def main() -> None:

@@ -77,9 +77,11 @@ class VerifyInputError(ValueError):
 @dataclass(frozen=True)
 class MutantOutcome:
     id: str
+    kind: str
     description: str
-    killed_by: str | None  # "conformance", "refinement", "error: ...", or None
+    killed_by: str | None  # "conformance" or "refinement"; None if it survived
     seconds: float
+    error: str | None = None  # the harness crashed on it: neither killed nor cleared
 
     @property
     def killed(self) -> bool:
@@ -104,8 +106,8 @@ class MutantsReport:
 
     @property
     def ok(self) -> bool:
-        """Every survivor is a mutant analysed as equivalent."""
-        return all(survivor.equivalent for survivor in self.survivors)
+        """Every survivor is a mutant analysed as equivalent, and none crashed."""
+        return all(s.equivalent and not s.error for s in self.survivors)
 
 
 @dataclass(frozen=True)
@@ -134,7 +136,12 @@ class VerifyReport:
                 "killed": self.mutants.killed,
                 "total": len(self.mutants.outcomes),
                 "survivors": [
-                    {"id": s.id, "description": s.description, "equivalent": s.equivalent}
+                    {
+                        "id": s.id,
+                        "description": s.description,
+                        "equivalent": s.equivalent,
+                        "error": s.error,
+                    }
                     for s in self.mutants.survivors
                 ],
             }
@@ -241,16 +248,18 @@ def run_mutants(
 
 def run_mutant(mutant: Mutant, profile: VerifyProfile) -> MutantOutcome:
     """The differential check, then a short refinement run, on the mutant; the first
-    failure kills it. An exception escaping either also kills it: the suite did not
-    pass."""
+    failure kills it. Both catch what the mutant raises; an exception escaping them
+    is a crash of the harness, reported as such and not counted as a kill."""
     start = time.perf_counter()
     module = mutant.load()
+    killed_by, error = None, None
     try:
         with _without_shrinking():
             killed_by = _first_failure(module, profile)
-    except Exception as error:  # the mutant broke the harness: a failing suite
-        killed_by = f"error: {type(error).__name__}: {error}".splitlines()[0]
-    return MutantOutcome(mutant.id, mutant.description, killed_by, time.perf_counter() - start)
+    except Exception as crash:  # reported with the mutant, so the run can go on
+        error = f"{type(crash).__name__}: {crash}".splitlines()[0]
+    seconds = time.perf_counter() - start
+    return MutantOutcome(mutant.id, mutant.kind, mutant.description, killed_by, seconds, error)
 
 
 def _first_failure(module: ModuleType, profile: VerifyProfile) -> str | None:
