@@ -134,12 +134,18 @@ class FHyperX:
     def _true_features(self, session: IdealSession, provider: IdealProvider) -> bytes | None:
         if provider.dataset is None or session.extractor_blob is None:
             return None
-        return self.extractor(session.extractor_blob, [provider.dataset[i] for i in provider.sample])
+        return self.extractor(
+            session.extractor_blob, [provider.dataset[i] for i in provider.sample]
+        )
 
     # SessionCreate
 
     def session_create(
-        self, sid: int, collector: Address, config: dict, threshold: int | None,
+        self,
+        sid: int,
+        collector: Address,
+        config: dict,
+        threshold: int | None,
         extractor_blob: bytes | None,
     ) -> None:
         require(sid not in self.sessions, f"session {sid} created twice")
@@ -149,7 +155,11 @@ class FHyperX:
         )
         self.balances[collector] = self.balances.get(collector, 0) - config["cf_reward"]
         self.sessions[sid] = IdealSession(
-            sid, collector, dict(config), threshold, extractor_blob,
+            sid,
+            collector,
+            dict(config),
+            threshold,
+            extractor_blob,
             deadline=config["cf_evaluation_deadline"] + config["cf_review_s"],
         )
 
@@ -292,7 +302,11 @@ class FHyperX:
             self.end_evaluation(session.sid, session.config["cf_evaluation_deadline"])
         if session.phase == PENDING and self.is_honest(session.collector) and session.chosen:
             session.phase, session.candidate = REVIEWING, session.chosen
-        if session.phase == REVIEWING and not session.reviewed and self.is_honest(session.candidate):
+        if (
+            session.phase == REVIEWING
+            and not session.reviewed
+            and self.is_honest(session.candidate)
+        ):
             self._review(session, True)
         if (
             session.phase == REVIEWING
@@ -339,4 +353,3 @@ class FHyperX:
                 if self.is_honest(party):
                     self.balances[party] = self.balances.get(party, 0) + amount
         return self.settlements
-

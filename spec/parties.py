@@ -282,8 +282,12 @@ class Provider(Party):
 
     def build_chunk(self, sid: int, chunk: int) -> tuple:
         keys = self.holdings[sid].keys
-        return (sid, chunk, keys[chunk * CHUNK_SIZE : (chunk + 1) * CHUNK_SIZE],
-                compute_chunk_proof(keys, chunk))
+        return (
+            sid,
+            chunk,
+            keys[chunk * CHUNK_SIZE : (chunk + 1) * CHUNK_SIZE],
+            compute_chunk_proof(keys, chunk),
+        )
 
     def handle(self, chain, datastore, receipt, event, timestamp):
         sid, args = event.args.get("sid"), event.args
@@ -291,18 +295,39 @@ class Provider(Party):
         mine = args.get("pid") == self.address and sid in self.holdings
         if event.name == "SampleData" and mine:
             adr_feature = datastore.store(self.compute_features(datastore, sid, args["indices"]))
-            self.send(chain, "submit_features", sid, adr_feature, purpose=("features", sid),
-                      useful_until=view.config["cf_evaluation_deadline"])
+            self.send(
+                chain,
+                "submit_features",
+                sid,
+                adr_feature,
+                purpose=("features", sid),
+                useful_until=view.config["cf_evaluation_deadline"],
+            )
         elif event.name == "SetCandidate" and mine:
-            self.send(chain, "submit_review", *self.build_review(sid), purpose=("review", sid),
-                      useful_until=view.deadline)
+            self.send(
+                chain,
+                "submit_review",
+                *self.build_review(sid),
+                purpose=("review", sid),
+                useful_until=view.deadline,
+            )
         elif event.name == "SetOptimal" and mine:
-            self.send(chain, "claim_reward", *self.build_chunk(sid, 0),
-                      purpose=("claim_reward", sid, 0), useful_until=view.deadline)
+            self.send(
+                chain,
+                "claim_reward",
+                *self.build_chunk(sid, 0),
+                purpose=("claim_reward", sid, 0),
+                useful_until=view.deadline,
+            )
         elif event.name == "ClaimReward" and mine and view.phase != CLOSED:
             chunk = args["chunk_index"] + 1
-            self.send(chain, "claim_reward", *self.build_chunk(sid, chunk),
-                      purpose=("claim_reward", sid, chunk), useful_until=view.deadline)
+            self.send(
+                chain,
+                "claim_reward",
+                *self.build_chunk(sid, chunk),
+                purpose=("claim_reward", sid, chunk),
+                useful_until=view.deadline,
+            )
 
     def on_timers(self, chain, datastore, final_time):
         for sid, dataset in self.joins.items():
@@ -313,9 +338,16 @@ class Provider(Party):
             if final_time >= view.config["cf_evaluation_deadline"] or view.phase != PENDING:
                 continue
             holding = self.ensure_holding(datastore, sid)
-            self.send(chain, "registration", sid, holding.root, len(dataset),
-                      value=view.config["cf_deposit"], purpose=purpose,
-                      useful_until=view.config["cf_evaluation_deadline"])
+            self.send(
+                chain,
+                "registration",
+                sid,
+                holding.root,
+                len(dataset),
+                value=view.config["cf_deposit"],
+                purpose=purpose,
+                useful_until=view.config["cf_evaluation_deadline"],
+            )
         # SessionTimeout (lines 69-72): take the deposit back once the session settles
         for sid, view in self.sessions.items():
             purpose = ("claim_deposit", sid)
@@ -379,9 +411,18 @@ class Collector(Party):
         purpose = ("create_session", self._creations)
         self._creations += 1
         tx = self.send(
-            chain, "create_session", task.cf_reward, task.cf_deposit, task.cf_pct_bps,
-            task.cf_shards, chain.now + task.evaluation_s, task.cf_review_s, task.cf_claim_s,
-            adr_theta, value=task.cf_reward, purpose=purpose,
+            chain,
+            "create_session",
+            task.cf_reward,
+            task.cf_deposit,
+            task.cf_pct_bps,
+            task.cf_shards,
+            chain.now + task.evaluation_s,
+            task.cf_review_s,
+            task.cf_claim_s,
+            adr_theta,
+            value=task.cf_reward,
+            purpose=purpose,
         )
         self.creating[purpose[1]] = task
         return tx
@@ -408,9 +449,15 @@ class Collector(Party):
         view = self.sessions[sid]
         if event.name == "Registration":
             pid = args["pid"]
-            self.send(chain, "sample_data", sid, pid, self.sample_indices(sid, pid),
-                      purpose=("sample_data", sid, pid),
-                      useful_until=view.config["cf_evaluation_deadline"])
+            self.send(
+                chain,
+                "sample_data",
+                sid,
+                pid,
+                self.sample_indices(sid, pid),
+                purpose=("sample_data", sid, pid),
+                useful_until=view.config["cf_evaluation_deadline"],
+            )
         elif event.name == "SubmitFeatures" and datastore.has(args["adr_feature"]):
             blob = datastore.get(args["adr_feature"])
             self.feature_blobs.setdefault(sid, {})[args["pid"]] = blob
@@ -419,10 +466,18 @@ class Collector(Party):
             passed = self.review(datastore, sid, args)
             self.review_passed[sid] = passed
             if passed:
-                self.send(chain, "set_optimal", sid, args["pid"], purpose=("set_optimal", sid),
-                          useful_until=view.deadline)
+                self.send(
+                    chain,
+                    "set_optimal",
+                    sid,
+                    args["pid"],
+                    purpose=("set_optimal", sid),
+                    useful_until=view.deadline,
+                )
         elif event.name == "ClaimReward" and args["pid"] == view.optimal:
-            self.acquire(datastore, sid, args["pid"], args["chunk_index"] * CHUNK_SIZE, args["keys"])
+            self.acquire(
+                datastore, sid, args["pid"], args["chunk_index"] * CHUNK_SIZE, args["keys"]
+            )
 
     def acquire(self, datastore, sid, pid, first_index, keys) -> list[bytes] | None:
         """Fetch and decrypt revealed shards; None if any fails."""
@@ -474,8 +529,14 @@ class Collector(Party):
                 best = compute_best_provider(self.scores.get(sid, {}), self.tasks[sid].threshold)
                 self.sent.add(purpose)
                 if best is not None:
-                    self.send(chain, "set_candidate", sid, best, purpose=purpose,
-                              useful_until=view.deadline)
+                    self.send(
+                        chain,
+                        "set_candidate",
+                        sid,
+                        best,
+                        purpose=purpose,
+                        useful_until=view.deadline,
+                    )
             # The collector's side of expiry
             purpose = ("claim_refund", sid)
             if purpose not in self.sent and view.phase != CLOSED and final_time >= view.deadline:

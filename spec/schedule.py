@@ -11,7 +11,8 @@ A schedule is a list of plain JSON instructions (`"op"` names the kind):
   drop           a pending transaction vanishes from the mempool
   reorg          the last depth non-final blocks are dropped; their transactions go
                  back to the mempool (requeue) or are lost
-  corrupt        a party (C, P0, P1, ...) is handed to the adversary
+  corrupt        a party (C, P0, P1, ...) is handed to the adversary, now or at the
+                 first final event of a given name (see CORRUPTION_POINTS)
   call           a corrupted party calls an interface of Prot_SC: session, target
                  provider, and a variant naming the arguments (honest, wrong keys, ...)
 
@@ -80,20 +81,46 @@ PROVIDER_FUNDS = 10**7
 SIGMA = 37  # the collector's obfuscation offset: features are quality + SIGMA (mod 256)
 
 INTERFACE_NAMES = (
-    "registration", "sample_data", "submit_features", "set_candidate", "submit_review",
-    "set_optimal", "claim_reward", "claim_deposit", "claim_refund",
+    "registration",
+    "sample_data",
+    "submit_features",
+    "set_candidate",
+    "submit_review",
+    "set_optimal",
+    "claim_reward",
+    "claim_deposit",
+    "claim_refund",
 )
 VARIANTS = ("honest", "wrong")
+# When a corruption takes effect: now, or as the first final event of that name
+# arrives (before the party can react to it): a Byzantine party that deviates at
+# one chosen step of the protocol.
+CORRUPTION_POINTS = (
+    "now",
+    "Registration",
+    "SampleData",
+    "SubmitFeatures",
+    "SetCandidate",
+    "SubmitReview",
+    "SetOptimal",
+    "ClaimReward",
+)
 
 _FIELDS = {
-    "start_session": {"reward": int, "deposit": int, "pct_bps": int, "shards": int,
-                      "evaluation_s": int, "threshold": int},
+    "start_session": {
+        "reward": int,
+        "deposit": int,
+        "pct_bps": int,
+        "shards": int,
+        "evaluation_s": int,
+        "threshold": int,
+    },
     "join": {"provider": int, "sid": int, "quality": int},
     "mine": {"gap": int, "include": list},
     "advance": {"seconds": int},
     "drop": {"tx": int},
     "reorg": {"depth": int, "requeue": bool},
-    "corrupt": {"party": str},
+    "corrupt": {"party": str, "at": str},
     "call": {"party": str, "interface": str, "sid": int, "variant": str, "target": int},
 }
 
@@ -101,7 +128,9 @@ _FIELDS = {
 def validate_instruction(instruction) -> dict:
     """The instruction, checked; ValueError with the reason otherwise."""
     if not isinstance(instruction, dict) or instruction.get("op") not in _FIELDS:
-        raise ValueError(f"not an instruction (op must be one of {sorted(_FIELDS)}): {instruction!r}")
+        raise ValueError(
+            f"not an instruction (op must be one of {sorted(_FIELDS)}): {instruction!r}"
+        )
     op = instruction["op"]
     for name, kind in _FIELDS[op].items():
         value = instruction.get(name)
@@ -109,6 +138,8 @@ def validate_instruction(instruction) -> dict:
             raise ValueError(f"{op}: field {name!r} must be {kind.__name__}, got {value!r}")
     if op == "mine" and not all(isinstance(i, int) for i in instruction["include"]):
         raise ValueError(f"mine: include must list transaction ids, got {instruction['include']!r}")
+    if op == "corrupt" and instruction["at"] not in CORRUPTION_POINTS:
+        raise ValueError(f"corrupt: at must be one of {CORRUPTION_POINTS}")
     if op == "call" and instruction["interface"] not in INTERFACE_NAMES:
         raise ValueError(f"call: unknown interface {instruction['interface']!r}")
     if op == "call" and instruction["variant"] not in VARIANTS:
@@ -192,6 +223,8 @@ class World:
         self.disruptions = 0
         self.sessions_started = 0
         self.last_jump = 0
+        self.final_seen = 0
+        self.corruptions: dict[str, list[str]] = {}  # event name -> parties to corrupt
         self.trace: list[dict] = []
 
     # Reading the world
@@ -220,6 +253,12 @@ class World:
         return done is not False
 
     def react(self) -> None:
+        for number in range(self.final_seen + 1, self.chain.final_height + 1):
+            for receipt in self.chain.blocks[number].receipts:
+                for event in receipt.events if receipt.success else ():
+                    for name in self.corruptions.pop(event.name, []):
+                        self._corrupt(name)
+        self.final_seen = self.chain.final_height
         for party in self.parties.values():
             party.on_block(self.chain, self.datastore)
         self.simulator.observe(self.chain, self.datastore)
@@ -233,8 +272,17 @@ class World:
             return False
         blob = make_extractor_blob(self.sessions_started)
         self.sessions_started += 1
-        task = Task(ins["reward"], ins["deposit"], ins["pct_bps"], ins["shards"],
-                    ins["evaluation_s"], PERIOD_S, PERIOD_S, ins["threshold"], blob)
+        task = Task(
+            ins["reward"],
+            ins["deposit"],
+            ins["pct_bps"],
+            ins["shards"],
+            ins["evaluation_s"],
+            PERIOD_S,
+            PERIOD_S,
+            ins["threshold"],
+            blob,
+        )
         self.simulator.on_task(self.datastore.store(blob), task)
         self.collector.start_session(self.chain, self.datastore, task)
 
@@ -251,8 +299,10 @@ class World:
         pending = {tx.tx_id for tx in self.chain.mempool}
         include = [i for i in dict.fromkeys(ins["include"]) if i in pending]
         overdue = [
-            tx.tx_id for tx in self.chain.mempool
-            if self.is_honest_tx(tx) and self.chain.height - self.first_seen[tx.tx_id] >= DELTA_BLOCKS
+            tx.tx_id
+            for tx in self.chain.mempool
+            if self.is_honest_tx(tx)
+            and self.chain.height - self.first_seen[tx.tx_id] >= DELTA_BLOCKS
         ]
         include += [i for i in overdue if i not in include]
         self.chain.mine(self.chain.now + max(1, min(MAX_GAP_S, ins["gap"])), include=include)
@@ -262,19 +312,24 @@ class World:
         target = self.chain.now + max(1, ins["seconds"])
         while self.chain.now < target:
             wakeups = [w for w in self.wakeups() if w > self.chain.now]
-            self._fair_block(min([target] + wakeups))
+            self._fair_block(min([target] + wakeups), everything=True)
             self.last_jump = self.chain.height
             self.settle()
 
     def _op_drop(self, ins: dict):
-        if self.disruptions >= MAX_DISRUPTIONS or ins["tx"] not in {t.tx_id for t in self.chain.mempool}:
+        if self.disruptions >= MAX_DISRUPTIONS or ins["tx"] not in {
+            t.tx_id for t in self.chain.mempool
+        }:
             return False
         self.disruptions += 1
         self.chain.mempool = [tx for tx in self.chain.mempool if tx.tx_id != ins["tx"]]
 
     def _op_reorg(self, ins: dict):
         depth = ins["depth"]
-        if self.disruptions >= MAX_DISRUPTIONS or not 0 < depth <= self.chain.height - self.chain.final_height:
+        if (
+            self.disruptions >= MAX_DISRUPTIONS
+            or not 0 < depth <= self.chain.height - self.chain.final_height
+        ):
             return False
         self.disruptions += 1
         self.chain.reorg(depth, requeue=ins["requeue"])
@@ -283,11 +338,21 @@ class World:
         name = ins["party"]
         if name not in self.parties or not self.is_honest(name):
             return False
+        if ins["at"] != "now":
+            self.corruptions.setdefault(ins["at"], []).append(name)
+            return None
+        self._corrupt(name)
+
+    def _corrupt(self, name: str) -> None:
         party = self.parties[name]
+        if party.corrupted:
+            return
         party.corrupt()
         self.simulator.on_corrupt(party.address)
         for sid, holding in getattr(party, "holdings", {}).items():
-            self.simulator.on_adversary_holding(sid, party.address, holding.plaintexts, holding.keys)
+            self.simulator.on_adversary_holding(
+                sid, party.address, holding.plaintexts, holding.keys
+            )
 
     def _op_call(self, ins: dict):
         name = ins["party"]
@@ -309,8 +374,13 @@ class World:
             times += [view.config["cf_evaluation_deadline"], view.deadline]
         return times
 
-    def _fair_block(self, timestamp: int) -> None:
-        self.chain.mine(max(timestamp, self.chain.now + 1))
+    def _fair_block(self, timestamp: int, everything: bool = False) -> None:
+        """A block the environment owes the honest parties: their pending
+        transactions (or, at the end of a jump in time, everything pending)."""
+        include = (
+            None if everything else [tx.tx_id for tx in self.chain.mempool if self.is_honest_tx(tx)]
+        )
+        self.chain.mine(max(timestamp, self.chain.now + 1), include=include)
         self.react()
 
     def is_quiescent(self) -> bool:
@@ -337,7 +407,7 @@ class World:
             ahead = [w for w in self.wakeups() if w > now]
             if not ahead and not self.chain.mempool:
                 break
-            self._fair_block(min(ahead, default=self.chain.now + 1))
+            self._fair_block(min(ahead, default=self.chain.now + 1), everything=True)
             self.last_jump = self.chain.height
             self.settle()
         self.ideal.finish()
@@ -383,8 +453,10 @@ class World:
         ideal_leaks = {(sid, self.name_of[pid], i) for sid, pid, i in self.ideal.leaks}
         ideal = Observables(
             {n: self.ideal.balances[self.address[n]] for n in honest},
-            {sid: (s.outcome, self.name_of.get(s.candidate), self.name_of.get(s.optimal))
-             for sid, s in self.ideal.settlements.items()},
+            {
+                sid: (s.outcome, self.name_of.get(s.candidate), self.name_of.get(s.optimal))
+                for sid, s in self.ideal.settlements.items()
+            },
             frozenset(ideal_leaks),
             frozenset(ideal_leaks if not self.is_honest("C") else ()),
         )
@@ -405,24 +477,40 @@ def classify(view, name_of: dict) -> tuple:
 
 
 def build_adversary_call(world: World, party: Party, ins: dict):
-    """(value, interface, args) of a corrupted party's call, or None when the
-    party does not know the session yet. Variant "honest": the arguments an honest
+    """(value, interface, args) of a corrupted party's call, or None when it
+    cannot be formed (a provider with no data of its own to reveal). Variant "honest": the arguments an honest
     party would send (the adversary may still send them at the wrong time, twice,
     or from the wrong role); "wrong": arguments that break that step."""
     sid, interface, wrong = ins["sid"], ins["interface"], ins["variant"] == "wrong"
     view = party.sessions.get(sid)
-    if view is None:
-        return None
-    config = view.config
     target = world.address[f"P{ins['target'] % (len(world.names) - 1)}"]
     junk = keccak256(b"junk" + repr(ins).encode())
+    if view is None:  # a session it has not seen (or that does not exist): probe it
+        return (
+            0,
+            interface,
+            {
+                "registration": (sid, junk, 4),
+                "sample_data": (sid, target, [0]),
+                "submit_features": (sid, junk),
+                "set_candidate": (sid, target),
+                "submit_review": (sid, [0], [junk], [[]], junk),
+                "set_optimal": (sid, target),
+                "claim_reward": (sid, 0, [junk], []),
+                "claim_deposit": (sid,),
+                "claim_refund": (sid,),
+            }[interface],
+        )
+    config = view.config
     if interface == "registration":
         root, n = junk, config["cf_shards"]
         if isinstance(party, Provider):
             if sid not in party.joins:
                 party.joins[sid] = make_dataset(world.name_of[party.address], sid, 5, n)
             holding = party.ensure_holding(world.datastore, sid)
-            world.simulator.on_adversary_holding(sid, party.address, holding.plaintexts, holding.keys)
+            world.simulator.on_adversary_holding(
+                sid, party.address, holding.plaintexts, holding.keys
+            )
             root = holding.root
         if wrong:
             n += 1
@@ -431,8 +519,11 @@ def build_adversary_call(world: World, party: Party, ins: dict):
         size = compute_sample_size(config["cf_shards"], config["cf_pct_bps"])
         indices = list(range(min(config["cf_shards"], size + 1))) if wrong else None
         if indices is None:
-            indices = (party.sample_indices(sid, target) if isinstance(party, Collector)
-                       else list(range(size)))
+            indices = (
+                party.sample_indices(sid, target)
+                if isinstance(party, Collector)
+                else list(range(size))
+            )
         return 0, interface, (sid, target, indices)
     if interface in ("set_candidate", "set_optimal"):
         return 0, interface, (sid, target)
@@ -470,15 +561,14 @@ def dump_trace(steps: list[dict], n_providers: int = 3) -> str:
 def check_trace(trace) -> dict:
     """The trace, checked; ValueError with the reason otherwise."""
     if not isinstance(trace, dict) or trace.get("version") != 1:
-        raise ValueError("a trace is a JSON object with \"version\": 1")
+        raise ValueError('a trace is a JSON object with "version": 1')
     if not isinstance(trace.get("providers"), int) or not 3 <= trace["providers"] <= 16:
-        raise ValueError("trace field \"providers\" must be an integer in [3, 16]")
+        raise ValueError('trace field "providers" must be an integer in [3, 16]')
     if not isinstance(trace.get("steps"), list):
-        raise ValueError("trace field \"steps\" must be a list of instructions")
+        raise ValueError('trace field "steps" must be a list of instructions')
     for number, step in enumerate(trace["steps"]):
         try:
             validate_instruction(step)
         except ValueError as error:
             raise ValueError(f"step {number}: {error}") from None
     return trace
-

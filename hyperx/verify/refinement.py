@@ -43,7 +43,14 @@ from hypothesis.stateful import (
 )
 
 from hyperx.spec.chain import CONTRACT_ADDRESS
-from hyperx.spec.config import BPS, MAX_SAMPLE
+from hyperx.spec.config import (
+    BPS,
+    MAX_PERIOD_S,
+    MAX_SAMPLE,
+    MAX_SEALED_KEY_BYTES,
+    MAX_SHARDS,
+    ZERO_HASH,
+)
 from hyperx.spec.merkle import (
     compute_merkle_root,
     get_chunk_count,
@@ -51,6 +58,7 @@ from hyperx.spec.merkle import (
     is_valid_merkle_proof,
 )
 from hyperx.spec.schedule import (
+    CORRUPTION_POINTS,
     FINALITY_DEPTH,
     INTERFACE_NAMES,
     MAX_DISRUPTIONS,
@@ -158,9 +166,20 @@ def check_chain(world: World) -> dict[int, SessionLedger]:
     ledgers: dict[int, SessionLedger] = {}
     for block in chain.blocks[1:]:
         for receipt in block.receipts:
+            refusal = get_refusal(ledgers, receipt.tx, block.timestamp)
             if not receipt.success:
                 check(not receipt.transfers, f"reverted tx {receipt.tx.tx_id} moved money")
+                check(
+                    refusal is not None or receipt.reason == "insufficient balance",
+                    f"tx {receipt.tx.tx_id} {receipt.tx.call.name} at {block.timestamp} reverted "
+                    f"({receipt.reason}) though the policy allows it",
+                )
                 continue
+            check(
+                refusal is None,
+                f"tx {receipt.tx.tx_id} {receipt.tx.call.name} at "
+                f"{block.timestamp} succeeded though the policy refuses it: {refusal}",
+            )
             _check_receipt(ledgers, receipt, block.timestamp)
     total = sum(world.initial.values())
     check(sum(chain.balances.values()) == total, "conservation: money created or destroyed")
@@ -182,6 +201,119 @@ def check_chain(world: World) -> dict[int, SessionLedger]:
             f"session {sid}: contract st_trade {int(sessions[sid].st_trade)}, events say {ledger.phase}",
         )
     return ledgers
+
+
+def get_refusal(ledgers: dict, tx, now: int) -> str | None:
+    """Why Prot_SC's policy (the module docstring of hyperx.spec.contract, restated
+    here from the paper) refuses this call in this state, or None if it allows it.
+    Every receipt must agree: no mutant may refuse what the policy allows."""
+    name, args, sender = tx.call.name, tx.call.args, tx.sender
+    if name != "registration" and name != "create_session" and tx.value:
+        return "value sent to a non-payable interface"
+    if name == "create_session":
+        reward, _, pct, shards, evaluation, review, claim, adr = args
+        return _first_refusal(
+            (reward > 0 and tx.value == reward, "reward not escrowed"),
+            (0 < pct <= BPS and 0 < shards <= MAX_SHARDS and shards * pct >= BPS, "bad sample"),
+            (now < evaluation <= now + MAX_PERIOD_S, "evaluation deadline out of range"),
+            (0 < review <= MAX_PERIOD_S and 0 < claim <= MAX_PERIOD_S, "period out of range"),
+            (len(adr) == 32 and adr != ZERO_HASH, "no extractor"),
+        )
+    if args[0] not in ledgers:
+        return "unknown session"
+    ledger = ledgers[args[0]]
+    config = ledger.config
+    evaluation_open = ledger.phase == 0 and now < config["cf_evaluation_deadline"]
+    is_collector = sender == ledger.collector
+    if name == "registration":
+        _, root, n = args
+        return _first_refusal(
+            (evaluation_open, "evaluation over"),
+            (tx.value == config["cf_deposit"], "value is not the deposit"),
+            (sender not in ledger.registered, "registered twice"),
+            (n == config["cf_shards"] and len(root) == 32 and root != ZERO_HASH, "bad commitment"),
+        )
+    if name == "sample_data":
+        _, pid, indices = args
+        bound = min(MAX_SAMPLE, config["cf_shards"] * config["cf_pct_bps"] // BPS)
+        return _first_refusal(
+            (is_collector and evaluation_open, "not the collector, or evaluation over"),
+            (pid in ledger.registered and pid not in ledger.sampled, "unregistered or sampled"),
+            (0 < len(indices) <= bound, "sample size out of bounds"),
+            (
+                list(indices) == sorted(set(indices))
+                and all(0 <= i < config["cf_shards"] for i in indices),
+                "bad indices",
+            ),
+        )
+    if name == "submit_features":
+        adr = args[1]
+        return _first_refusal(
+            (evaluation_open and sender in ledger.sampled, "evaluation over, or not sampled"),
+            (sender not in ledger.featured, "features twice"),
+            (len(adr) == 32 and adr != ZERO_HASH, "no feature address"),
+        )
+    if name == "set_candidate":
+        return _first_refusal(
+            (is_collector and ledger.phase == 0 and now < ledger.deadline, "not pending"),
+            (args[1] in ledger.featured, "candidate without features"),
+        )
+    if name == "submit_review":
+        _, indices, keys, proofs, sealed = args
+        root = ledger.registered.get(sender)
+        return _first_refusal(
+            (sender == ledger.candidate and ledger.phase == 1, "not the reviewing candidate"),
+            (not ledger.reviewed and now < ledger.deadline, "reviewed, or expired"),
+            (list(indices) == ledger.sampled.get(sender), "not the sample"),
+            (len(keys) == len(indices) == len(proofs), "one key and proof per index"),
+            (
+                all(
+                    is_valid_merkle_proof(k, i, p, root, config["cf_shards"])
+                    for k, i, p in zip(keys, indices, proofs, strict=False)
+                ),
+                "keys do not open the root",
+            ),
+            (0 < len(sealed) <= MAX_SEALED_KEY_BYTES, "sealed key length"),
+        )
+    if name == "set_optimal":
+        return _first_refusal(
+            (is_collector and ledger.phase == 1 and ledger.reviewed, "no review to promote"),
+            (
+                now < ledger.deadline and args[1] == ledger.candidate,
+                "expired, or not the candidate",
+            ),
+        )
+    if name == "claim_reward":
+        _, chunk, keys, proof = args
+        return _first_refusal(
+            (sender == ledger.optimal and ledger.phase == 2, "not the optimal provider"),
+            (now < ledger.deadline and chunk == len(ledger.chunks), "expired, or out of order"),
+            (
+                is_valid_chunk(
+                    keys, chunk, proof, ledger.registered.get(sender), config["cf_shards"]
+                ),
+                "keys do not open the root",
+            ),
+        )
+    if name == "claim_deposit":
+        return _first_refusal(
+            (
+                sender in ledger.registered and sender not in ledger.deposits_claimed,
+                "unregistered, or claimed",
+            ),
+            (ledger.phase == 3 or now >= ledger.deadline, "session still open"),
+            (sender != ledger.forfeiter(now), "forfeited"),
+        )
+    return _first_refusal(  # claim_refund
+        (
+            is_collector and ledger.is_expired(now) and not ledger.refunded,
+            "not the collector, not expired, or refunded",
+        ),
+    )
+
+
+def _first_refusal(*conditions: tuple[bool, str]) -> str | None:
+    return next((reason for holds, reason in conditions if not holds), None)
 
 
 def _check_receipt(ledgers: dict, receipt, now: int) -> None:
@@ -480,6 +612,17 @@ class RefinementMachine(RuleBasedStateMachine):
     def advance(self, seconds):
         return self._step({"op": "advance", "seconds": seconds})
 
+    @precondition(lambda self: self._gap_to_wakeup() is not None)
+    @rule(target=txs, include=st.lists(txs, max_size=3))
+    def mine_at_deadline(self, include):
+        """A block stamped exactly at the next deadline: the boundary the guards use."""
+        return self._step({"op": "mine", "gap": self._gap_to_wakeup(), "include": include})
+
+    def _gap_to_wakeup(self) -> int | None:
+        now = self.world.chain.now
+        gaps = [w - now for w in self.world.wakeups() if 0 < w - now <= MAX_GAP_S]
+        return min(gaps, default=None)
+
     @precondition(lambda self: self.world.disruptions < MAX_DISRUPTIONS)
     @rule(target=txs, tx=txs)
     def drop(self, tx):
@@ -498,15 +641,15 @@ class RefinementMachine(RuleBasedStateMachine):
     @precondition(
         lambda self: sum(p.corrupted for p in self.world.parties.values()) < MAX_CORRUPTED
     )
-    @rule(target=txs, party=parties)
-    def corrupt(self, party):
-        return self._step({"op": "corrupt", "party": party})
+    @rule(target=txs, party=parties, at=st.sampled_from(CORRUPTION_POINTS))
+    def corrupt(self, party, at):
+        return self._step({"op": "corrupt", "party": party, "at": at})
 
     @precondition(lambda self: any(p.corrupted for p in self.world.parties.values()))
     @rule(
         target=txs,
         data=st.data(),
-        sid=sessions,
+        sid=st.one_of(sessions, st.sampled_from([-1, MAX_SESSIONS])),
         interface=st.sampled_from(INTERFACE_NAMES),
         variant=st.sampled_from(VARIANTS),
         target_provider=st.integers(0, N_PROVIDERS - 1),
