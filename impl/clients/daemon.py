@@ -73,22 +73,16 @@ class Party:
             for event in self.chain.events(cursor + 1, safe):
                 if self.state.is_handled(event.event_id):
                     continue
-                with self.state.transaction():
+                with self.state.transaction(), self.state.journaling(event.block_number):
                     handler = getattr(self, f"on_{event.name}", None)
                     if handler is not None:
-                        log.debug(
-                            "%s %s handles %s %s",
-                            self.role,
-                            self.address[:10],
-                            event.name,
-                            event.args,
-                        )
+                        log.debug("%s %s handles %s", self.role, self.address[:10], event.name)
                         handler(event)
                     self.state.mark_handled(event.event_id, event.block_number, event.block_hash)
                 progressed = True
             self.state.record_block(safe, self.chain.block_hash(safe), REORG_WINDOW)
         if safe >= 0:
-            with self.state.transaction():
+            with self.state.transaction(), self.state.journaling(safe):
                 progressed |= bool(self.on_time(self.chain.timestamp(safe)))
         progressed |= self._send_intents(head)
         return progressed
@@ -126,9 +120,6 @@ class Party:
     def intend(self, name: str, interface: str, *args, value: int = 0) -> None:
         """Decide to call `interface(*args)` once; `name` makes the decision idempotent."""
         self.state.add_intent(name, interface, list(args), value)
-
-    def on_event(self, event: ChainEvent) -> None:
-        """Called after the named handler for every event (observers use it)."""
 
     def on_time(self, now: int) -> bool:
         return False

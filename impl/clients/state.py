@@ -2,7 +2,8 @@
 
 Three things survive a restart:
 - `facts`: the party's Data[sid] of Figure 3 (keys, indices, scores, flags), as JSON
-  values under (scope, name);
+  values under (scope, name); each change made while handling a block is journaled
+  with the value it replaced, so a reorg that drops the block undoes it;
 - `handled`: the events already handled, by (tx hash, log index), with the block
   they came in, and the follower's cursor with the hashes of recent blocks, so a
   reorg is noticed and its events are handled again once re-included;
@@ -28,6 +29,9 @@ CREATE TABLE IF NOT EXISTS handled (
     event_id TEXT PRIMARY KEY, block_number INTEGER, block_hash TEXT
 );
 CREATE TABLE IF NOT EXISTS blocks (number INTEGER PRIMARY KEY, hash TEXT);
+CREATE TABLE IF NOT EXISTS journal (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, block_number INTEGER, scope TEXT, name TEXT, old TEXT
+);
 CREATE TABLE IF NOT EXISTS intents (
     name TEXT PRIMARY KEY, interface TEXT, args TEXT, value INTEGER,
     status TEXT, tx_hash TEXT, block_number INTEGER, attempts INTEGER, detail TEXT,
@@ -82,6 +86,7 @@ class StateStore:
         self._db.executescript(SCHEMA)
         self._lock = threading.RLock()
         self._depth = 0
+        self.journal_block: int | None = None  # the block whose events are being handled
 
     def close(self) -> None:
         self._db.close()
@@ -104,6 +109,15 @@ class StateStore:
             if self._depth == 0:
                 self._db.execute("COMMIT")
 
+    @contextmanager
+    def journaling(self, block_number: int):
+        """Changes to facts inside are journaled as made while handling `block_number`."""
+        self.journal_block = block_number
+        try:
+            yield self
+        finally:
+            self.journal_block = None
+
     def _execute(self, sql: str, params=()) -> sqlite3.Cursor:
         with self._lock:
             return self._db.execute(sql, params)
@@ -117,6 +131,14 @@ class StateStore:
         return default if row is None else _decode(row[0])
 
     def put(self, scope: str, name: str, value) -> None:
+        if self.journal_block is not None:
+            row = self._execute(
+                "SELECT value FROM facts WHERE scope=? AND name=?", (scope, name)
+            ).fetchone()
+            self._execute(
+                "INSERT INTO journal (block_number, scope, name, old) VALUES (?, ?, ?, ?)",
+                (self.journal_block, scope, name, None if row is None else row[0]),
+            )
         self._execute(
             "INSERT INTO facts VALUES (?, ?, ?) ON CONFLICT (scope, name) DO UPDATE SET value=excluded.value",
             (scope, name, _encode(value)),
@@ -154,24 +176,45 @@ class StateStore:
     def record_block(self, number: int, block_hash: str, keep: int) -> None:
         self._execute("INSERT OR REPLACE INTO blocks VALUES (?, ?)", (number, block_hash))
         self._execute("DELETE FROM blocks WHERE number <= ?", (number - keep,))
+        self._execute("DELETE FROM journal WHERE block_number <= ?", (number - keep,))
 
     def forget_from(self, number: int) -> None:
-        """A reorg replaced blocks >= `number`: their events are to be handled again."""
+        """A reorg replaced blocks >= `number`: undo what handling them changed, and
+        handle their events again; transactions mined there are watched again."""
+        undo = self._execute(
+            "SELECT scope, name, old FROM journal WHERE block_number >= ? ORDER BY seq DESC",
+            (number,),
+        ).fetchall()
+        for scope, name, old in undo:
+            if old is None:
+                self._execute("DELETE FROM facts WHERE scope=? AND name=?", (scope, name))
+            else:
+                self._execute(
+                    "UPDATE facts SET value=? WHERE scope=? AND name=?", (old, scope, name)
+                )
+        self._execute("DELETE FROM journal WHERE block_number >= ?", (number,))
         self._execute("DELETE FROM blocks WHERE number >= ?", (number,))
         self._execute("DELETE FROM handled WHERE block_number >= ?", (number,))
+        # attempts=0: a revert on re-sending means the chain moved elsewhere, not "done".
         self._execute(
-            "UPDATE intents SET status=? WHERE status=? AND block_number >= ?",
-            (SENT, FINAL, number),
+            "UPDATE intents SET status=?, attempts=0 WHERE status IN (?, ?) AND block_number >= ?",
+            (SENT, FINAL, SENT, number),
         )
 
     # Intents: transactions the party decided to send
 
     def add_intent(self, name: str, interface: str, args: list, value: int = 0) -> bool:
-        """Record a decision to call `interface`; False if one of that name exists already."""
+        """Record a decision to call `interface`; False if one of that name stands already.
+
+        A decision that failed is taken again (the event that led to it was handled
+        again, after a reorg): it becomes new, with the new arguments.
+        """
         cursor = self._execute(
-            "INSERT OR IGNORE INTO intents VALUES (?, ?, ?, ?, ?, NULL, NULL, 0, NULL,"
-            " (SELECT COUNT(*) FROM intents))",
-            (name, interface, _encode(args), value, NEW),
+            "INSERT INTO intents VALUES (?, ?, ?, ?, ?, NULL, NULL, 0, NULL,"
+            " (SELECT COUNT(*) FROM intents)) ON CONFLICT (name) DO UPDATE SET"
+            " args=excluded.args, value=excluded.value, status=excluded.status, tx_hash=NULL,"
+            " block_number=NULL, attempts=0, detail=NULL WHERE intents.status=?",
+            (name, interface, _encode(args), value, NEW, FAILED),
         )
         return cursor.rowcount == 1
 
