@@ -81,6 +81,7 @@ PROVIDER_FUNDS = 10**7
 SIGMA = 37  # the collector's obfuscation offset: features are quality + SIGMA (mod 256)
 
 INTERFACE_NAMES = (
+    "create_session",
     "registration",
     "sample_data",
     "submit_features",
@@ -410,7 +411,22 @@ class World:
             self._fair_block(min(ahead, default=self.chain.now + 1), everything=True)
             self.last_jump = self.chain.height
             self.settle()
+        self._adversary_collects()
         self.ideal.finish()
+
+    def _adversary_collects(self) -> None:
+        """At the end the adversary takes whatever the contract pays its corrupted
+        parties (so every payout path meets the checks, not only the honest ones)."""
+        for party in self.parties.values():
+            if not party.corrupted:
+                continue
+            for sid, view in party.sessions.items():
+                if party.address in view.registered:
+                    self.chain.submit(party.address, 0, "claim_deposit", sid)
+                if party.address == view.collector and view.phase != CLOSED:
+                    self.chain.submit(party.address, 0, "claim_refund", sid)
+        self._fair_block(self.chain.now + 1, everything=True)
+        self.settle()
 
     # Observables
 
@@ -485,6 +501,8 @@ def build_adversary_call(world: World, party: Party, ins: dict):
     view = party.sessions.get(sid)
     target = world.address[f"P{ins['target'] % (len(world.names) - 1)}"]
     junk = keccak256(b"junk" + repr(ins).encode())
+    if interface == "create_session":
+        return _build_create_session(world, ins, junk)
     if view is None:  # a session it has not seen (or that does not exist): probe it
         return (
             0,
@@ -552,6 +570,31 @@ def build_adversary_call(world: World, party: Party, ins: dict):
     if wrong:
         keys = [keccak256(k) for k in keys]
     return 0, interface, (sid, chunk, keys, compute_chunk_proof(holding.keys, chunk))
+
+
+def _build_create_session(world: World, ins: dict, adr_theta: bytes):
+    """A session any party may open; "wrong" breaks one rule of creation."""
+    reward, pct_bps, deadline = 1_000, 2_500, world.chain.now + 400
+    value = reward
+    if ins["variant"] == "wrong":
+        breakage = ins["target"] % 3
+        reward, value = (0, 0) if breakage == 0 else (reward, value)
+        pct_bps = 1 if breakage == 1 else pct_bps
+        deadline = world.chain.now if breakage == 2 else deadline
+    return (
+        value,
+        "create_session",
+        (
+            reward,
+            reward // 10,
+            pct_bps,
+            4,
+            deadline,
+            PERIOD_S,
+            PERIOD_S,
+            adr_theta,
+        ),
+    )
 
 
 def dump_trace(steps: list[dict], n_providers: int = 3) -> str:

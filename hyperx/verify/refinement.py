@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import hypothesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.reporting import with_reporter
 from hypothesis.stateful import (
@@ -696,11 +696,18 @@ class RefinementReport:
 
 
 def run_refinement(
-    contract_module=None, *, schedules: int, min_steps: int = 20, seed: int | None = None
+    contract_module=None,
+    *,
+    schedules: int,
+    min_steps: int = 20,
+    seed: int | None = None,
+    shrink: bool = True,
 ) -> RefinementReport:
     """Run `schedules` random schedules of at least `min_steps` steps each (the
     initial session and joins count) against Prot_SC, or against `contract_module`
-    (a mutated copy of hyperx.spec.contract with the same API)."""
+    (a mutated copy of hyperx.spec.contract with the same API). The first failure
+    ends the run; with `shrink` (default) Hypothesis first shrinks it, and the
+    report's failing_trace is the shrunk schedule. `seed` makes the run replay."""
     stats = _Stats()
     machine = type(
         "RefinementMachine",
@@ -715,6 +722,7 @@ def run_refinement(
         derandomize=False,
         suppress_health_check=list(HealthCheck),
         report_multiple_bugs=False,
+        **({} if shrink else {"phases": [Phase.explicit, Phase.generate]}),
     )
     start = time.perf_counter()
     output = io.StringIO()
