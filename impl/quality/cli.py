@@ -397,7 +397,7 @@ def bench_speed(
         raise QualityError(f"--providers must list positive counts, got '{providers}'")
     x, y = data.load_digits_images()
     with progress_bar(not as_json) as bar:
-        report = benchmarks.bench_speed(x, y, make_config(tiny), tuple(counts), RichProgress(bar))
+        report = benchmarks.bench_speed(x, y, make_config(tiny), tuple(counts), progress=RichProgress(bar))
     table = Table(title=f"Evaluation time on {report['device']}")
     for column in ("providers", "compiled (s)", "per-batch loop (s)", "speed-up"):
         table.add_column(column)

@@ -160,8 +160,8 @@ class Extractor(nnx.Module):
 class EvalHead(nnx.Module):
     """The trainable layers of M_eval: M_init's layers after K, with a fresh output layer.
 
-    Its input is the decoded features B of Eq. 3 before f_actv; the head applies f_actv
-    itself, so the collector's decoding stays one affine map.
+    Its input is B of Eq. 3: the decoded features after f_actv (and pooling), which the
+    collector computes once per dataset, outside the fine-tuning loop.
     """
 
     def __init__(self, arch: Architecture, depth: int, num_classes: int, *, rngs: nnx.Rngs):
@@ -170,9 +170,10 @@ class EvalHead(nnx.Module):
         self.depth = depth
         self.layers = nnx.List(fresh[depth:])
 
-    def __call__(self, features: jax.Array) -> jax.Array:
-        z = features
+    def __call__(self, activated_features: jax.Array) -> jax.Array:
+        z = activated_features
         for offset, layer in enumerate(self.layers):
-            z = after_layer(self.depth + offset, z)
+            if offset > 0:
+                z = after_layer(self.depth + offset, z)
             z = layer(z)
         return z

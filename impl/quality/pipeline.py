@@ -80,12 +80,17 @@ def build_model(arch: Architecture, params: dict) -> CNN:
 # ---------------------------------------------------------------- pretraining (collector)
 
 
+@cache
+def _compiled_pretrain_loop(graphdef: nnx.GraphDef, hyper: Hyper):
+    optimizer, loop = make_train_loop(graphdef, hyper)
+    return optimizer, jax.jit(loop)
+
+
 def pretrain_params(arch: Architecture, x: np.ndarray, y: np.ndarray, config: QualityConfig, seed: int, progress=None, chunks: int = 10) -> dict:
-    """Train the CNN on generic data; a compiled scan per chunk so progress can be shown."""
-    model = CNN(arch, rngs=nnx.Rngs(seed))
-    graphdef, state = nnx.split(model)
-    optimizer, loop = make_train_loop(graphdef, Hyper(config.pretrain_steps, config.pretrain_batch, config.pretrain_learning_rate))
-    loop = jax.jit(loop)
+    """Train the CNN on generic data; a compiled scan per chunk so progress can be shown.
+    With `pretrain_steps=0` the CNN keeps its random initialisation."""
+    graphdef, state = nnx.split(CNN(arch, rngs=nnx.Rngs(seed)))
+    optimizer, loop = _compiled_pretrain_loop(graphdef, Hyper(config.pretrain_steps, config.pretrain_batch, config.pretrain_learning_rate))
     opt_state = optimizer.init(state)
     keys = jax.random.split(jax.random.key(seed + 1), config.pretrain_steps)
     x, y = jnp.asarray(x), jnp.asarray(y)
@@ -94,7 +99,7 @@ def pretrain_params(arch: Architecture, x: np.ndarray, y: np.ndarray, config: Qu
             state, opt_state, _ = loop(state, opt_state, x, y, len(x), keys[chunk])
         if progress is not None:
             progress(len(chunk))
-    return state.to_pure_dict()
+    return nnx.to_pure_dict(state)
 
 
 def pretrain(config: QualityConfig, task, seed: int | None = None, progress=None) -> bytes:
@@ -119,7 +124,7 @@ def load_m_init(blob: bytes, name: str = "M_init checkpoint") -> MInit:
     try:
         arch = Architecture.from_dict(content["architecture"])
         params = checkpoints.unflatten_params(content["params"])
-        expected = checkpoints.flatten_params(nnx.state(CNN(arch, rngs=nnx.Rngs(0))).to_pure_dict())
+        expected = checkpoints.flatten_params(nnx.to_pure_dict(nnx.state(CNN(arch, rngs=nnx.Rngs(0)))))
         if {k: v.shape for k, v in content["params"].items()} != {k: v.shape for k, v in expected.items()}:
             raise ValueError
     except (KeyError, TypeError, ValueError):
@@ -282,18 +287,32 @@ def review(extractor_bytes: bytes, images, labels, features_bytes: bytes) -> boo
 # ---------------------------------------------------------------- evaluation (collector)
 
 
-def head_states(m_init: MInit, depth: int, replicas: int, seed: int):
-    """R initial M_eval heads: M_init's layers after K, a fresh output layer per replica."""
-    num_classes = len(m_init.task_classes)
+@cache
+def _fresh_heads(arch: Architecture, depth: int, num_classes: int, replicas: int, seed: int):
+    """R freshly initialised heads, stacked: (graphdef, state, its pure dict)."""
     states = []
     for replica in range(replicas):
-        graphdef, state = nnx.split(EvalHead(m_init.arch, depth, num_classes, rngs=nnx.Rngs(jax.random.fold_in(jax.random.key(seed), replica))))
-        pure = state.to_pure_dict()
-        for j in range(len(pure["layers"]) - 1):
-            pure["layers"][j] = jax.tree.map(jnp.asarray, m_init.params["layers"][depth + j])
-        nnx.replace_by_pure_dict(state, pure)
+        graphdef, state = nnx.split(EvalHead(arch, depth, num_classes, rngs=nnx.Rngs(jax.random.fold_in(jax.random.key(seed), replica))))
         states.append(state)
-    return graphdef, stack_states(states)
+    stacked = stack_states(states)
+    return graphdef, stacked, nnx.to_pure_dict(stacked)
+
+
+def head_states(m_init: MInit, depth: int, replicas: int, seed: int):
+    """R initial M_eval heads: M_init's layers after K, a fresh output layer per replica."""
+    graphdef, template, fresh = _fresh_heads(m_init.arch, depth, len(m_init.task_classes), replicas, seed)
+    pure = {"layers": dict(fresh["layers"])}
+    for j in range(len(pure["layers"]) - 1):
+        pure["layers"][j] = jax.tree.map(lambda leaf: np.broadcast_to(leaf, (replicas, *leaf.shape)), m_init.params["layers"][depth + j])
+    state = jax.tree.map(lambda leaf: leaf, template)
+    nnx.replace_by_pure_dict(state, pure)
+    return graphdef, state
+
+
+def collector_features(m_init: MInit, depth: int, images: np.ndarray) -> np.ndarray:
+    """The collector's own, un-obfuscated features of M_init's first K layers (compiled)."""
+    first_layers = {"layers": {i: m_init.params["layers"][i] for i in range(depth)}}
+    return run_extractor(m_init.arch, depth, first_layers, np.asarray(images, np.float32))
 
 
 def replica_keys(seed: int, replicas: int) -> jax.Array:
@@ -303,16 +322,16 @@ def replica_keys(seed: int, replicas: int) -> jax.Array:
 def finetune_and_score(m_init: MInit, depth: int, secret: Secret | None, feature_sets, validation, config: QualityConfig, seed: int, rows: int | None = None, providers: int | None = None):
     """Eq. 3 + Eq. 4 for every provider at once: (accuracy, loss) arrays of shape (P, R).
 
-    `feature_sets` are (features, labels) pairs; with a `secret` they are obfuscated
-    B_hat and are decoded inside the compiled program, otherwise already decoded.
+    `feature_sets` are (features, labels) pairs of obfuscated B_hat (with `secret=None`,
+    plain features of M_init's first K layers); Eq. 3 runs inside the compiled program.
     `rows`/`providers` pad the inputs so that calls of different sizes share a program.
     """
     graphdef, states = head_states(m_init, depth, config.finetunes_per_dataset, seed)
     keys = replica_keys(seed + 7919, config.finetunes_per_dataset)
     val_x, val_y = validation
-    val_features = np.asarray(m_init.model().features(jnp.asarray(val_x), depth))
+    val_features = collector_features(m_init, depth, val_x)
     hyper = Hyper(config.finetune_steps, config.finetune_batch, config.finetune_learning_rate)
-    return fit_and_score(graphdef, states, keys, list(feature_sets), val_features, np.asarray(val_y), hyper, secret, rows, providers)
+    return fit_and_score(graphdef, states, keys, list(feature_sets), val_features, np.asarray(val_y), hyper, secret, depth, rows, providers)
 
 
 def score_providers(secret_bytes: bytes, m_init_bytes: bytes, features: list[bytes], validation, config: QualityConfig | None = None, extractor_bytes: bytes | None = None):

@@ -20,6 +20,8 @@ from flax import nnx
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from .models import after_layer
+
 
 @dataclass(frozen=True)
 class Hyper:
@@ -71,12 +73,15 @@ def evaluate(graphdef: nnx.GraphDef, state, x, y) -> tuple[jax.Array, jax.Array]
 
 
 @cache
-def compiled_fit_and_score(graphdef: nnx.GraphDef, hyper: Hyper, decode: bool):
+def compiled_fit_and_score(graphdef: nnx.GraphDef, hyper: Hyper, decode_depth: int | None):
     """The whole evaluation of every provider and replica as one jitted program.
 
     Inputs: init states stacked (R, ...), one key per replica (R,), data (P, N, ...),
-    labels (P, N), counts (P,), a validation set, and when `decode` the secret
-    (delta, sigma) that Eq. 3 removes before training. Output: accuracy and loss (P, R).
+    labels (P, N), counts (P,), a validation set, and the secret (delta, sigma). With a
+    `decode_depth` K the data are obfuscated features B_hat: Eq. 3 decodes them and
+    applies f_actv (layer K's activation and pooling) once, before the training loop;
+    the validation set is then the collector's plain features of the same K layers.
+    Output: accuracy and loss (P, R).
     """
     optimizer, loop = make_train_loop(graphdef, hyper)
 
@@ -89,8 +94,9 @@ def compiled_fit_and_score(graphdef: nnx.GraphDef, hyper: Hyper, decode: bool):
     per_provider = jax.vmap(per_replica, in_axes=(None, None, 0, 0, 0, None, None))
 
     def program(states, keys, x, y, counts, val_x, val_y, delta, sigma):
-        if decode:
-            x = (x - sigma) / delta
+        if decode_depth is not None:
+            x = after_layer(decode_depth, (x - sigma) / delta)
+            val_x = after_layer(decode_depth, val_x)
         return per_provider(states, keys, x, y, counts, val_x, val_y)
 
     return jax.jit(program)
@@ -103,7 +109,7 @@ def provider_mesh() -> jax.sharding.Mesh | None:
     return jax.make_mesh((jax.device_count(),), ("providers",), axis_types=(jax.sharding.AxisType.Auto,))
 
 
-def fit_and_score(graphdef, states, keys, datasets, val_x, val_y, hyper: Hyper, secret=None, rows: int | None = None, providers: int | None = None):
+def fit_and_score(graphdef, states, keys, datasets, val_x, val_y, hyper: Hyper, secret=None, decode_depth: int | None = None, rows: int | None = None, providers: int | None = None):
     """Train every (provider, replica) model on its dataset and score it on the validation
     set; numpy (P, R) accuracy and loss.
 
@@ -121,7 +127,7 @@ def fit_and_score(graphdef, states, keys, datasets, val_x, val_y, hyper: Hyper, 
         delta, sigma = np.float32(1.0), np.float32(0.0)
     else:
         delta, sigma = secret.delta, secret.sigma
-    program = compiled_fit_and_score(graphdef, hyper, secret is not None)
+    program = compiled_fit_and_score(graphdef, hyper, decode_depth)
     if mesh is not None:
         by_provider = NamedSharding(mesh, P("providers"))
         replicated = NamedSharding(mesh, P())
