@@ -525,6 +525,7 @@ class RefinementMachine(RuleBasedStateMachine):
     """Subclassed per run with `contract_module` (Prot_SC, maybe mutated) and `stats`."""
 
     contract_module = None
+    min_steps = 0
     stats: _Stats = _Stats()
 
     parties = Bundle("parties")
@@ -535,11 +536,11 @@ class RefinementMachine(RuleBasedStateMachine):
         super().__init__()
         self.world = World(self.contract_module, N_PROVIDERS)
         self.known_txs: set[int] = set()
-        self.stats.schedules += 1
+        self.steps = 0  # environment instructions run
         self.stats.last_trace = self.world.trace
 
     def _step(self, instruction: dict):
-        self.stats.steps += 1
+        self.steps += 1
         self.world.apply(instruction)
         new = self.world.new_tx_ids(self.known_txs)
         self.known_txs.update(new)
@@ -557,14 +558,24 @@ class RefinementMachine(RuleBasedStateMachine):
         evaluation_s=st.sampled_from([200, 600, 900]),
         threshold=st.sampled_from([0, 300, 600]),
         qualities=st.lists(quality, min_size=N_PROVIDERS, max_size=N_PROVIDERS),
+        byzantine=st.one_of(
+            st.none(),
+            st.tuples(
+                st.sampled_from(["C"] + [f"P{i}" for i in range(N_PROVIDERS)]),
+                st.sampled_from(CORRUPTION_POINTS),
+            ),
+        ),
     )
-    def first_session(self, reward, pct_bps, shards, evaluation_s, threshold, qualities):
-        """Most schedules need a session with providers: start one, and let the
-        providers join it once its creation is final."""
+    def first_session(self, reward, pct_bps, shards, evaluation_s, threshold, qualities, byzantine):
+        """Most schedules need a session with providers, and often a Byzantine
+        party: start one, let the providers join once its creation is final, and
+        maybe hand one party to the adversary (now, or at a step of the protocol)."""
         self._start(reward, pct_bps, shards, evaluation_s, threshold)
         self._step({"op": "advance", "seconds": 3})
         for i, q in enumerate(qualities):
             self._step({"op": "join", "provider": i, "sid": 0, "quality": q})
+        if byzantine is not None:
+            self._step({"op": "corrupt", "party": byzantine[0], "at": byzantine[1]})
         return 0
 
     def _start(self, reward, pct_bps, shards, evaluation_s, threshold) -> int:
@@ -674,6 +685,10 @@ class RefinementMachine(RuleBasedStateMachine):
 
     def teardown(self):
         run_to_completion(self.world)
+        # Count the schedules Hypothesis ran in full (it cuts a few short internally)
+        if self.steps >= self.min_steps:
+            self.stats.schedules += 1
+            self.stats.steps += self.steps
         for outcome, *_ in self.world.observables()[0].outcomes.values():
             self.stats.outcomes[outcome] += 1
         self.stats.outcomes["with corruption"] += any(
@@ -712,7 +727,7 @@ def run_refinement(
     machine = type(
         "RefinementMachine",
         (RefinementMachine,),
-        {"contract_module": contract_module, "stats": stats},
+        {"contract_module": contract_module, "stats": stats, "min_steps": min_steps},
     )
     config = settings(
         max_examples=schedules,
