@@ -44,6 +44,12 @@ console = Console()
 errors = Console(stderr=True)
 
 
+def log_transactions(on: bool) -> None:
+    """The parties' transactions on stderr, one line each; other libraries stay quiet."""
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    logging.getLogger("hyperx.clients").setLevel(logging.INFO if on else logging.WARNING)
+
+
 def fail(message: str, code: int = 2) -> None:
     errors.print(f"[red]error:[/] {message}", highlight=False)
     raise typer.Exit(code)
@@ -121,7 +127,7 @@ def run(
     ] = False,
 ) -> None:
     """One collector and N providers, the whole protocol from deployment to deposits returned."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
+    log_transactions(verbose)
     options = RunOptions(
         providers=providers,
         shards=shards,
@@ -286,7 +292,7 @@ def collector_start(
     from hyperx.impl.clients.session import load_task, prepare_assessor, quality_config
     from hyperx.impl.clients.state import StateStore
 
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    log_transactions(True)
     try:
         ledger, account, store = connect_party(rpc, ipfs, store_dir, market, keystore)
         config = quality_config(quality)
@@ -358,7 +364,7 @@ def provider_join(
     from hyperx.impl.clients.state import StateStore
     from hyperx.impl.quality.data import load_images
 
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    log_transactions(True)
     try:
         if (data is None) == (synthetic is None):
             raise SessionError("give exactly one of --data PATH or --synthetic FAMILY:LEVEL")

@@ -113,7 +113,7 @@ class CollectorClient(Party):
         for name, value in facts.items():
             self.state.put(f"provider:{pid}", name, value)
 
-    def _mine(self, event: ChainEvent) -> bool:
+    def _is_ours(self, event: ChainEvent) -> bool:
         return self.session() is not None and event.args["sid"] == self.session()
 
     # StartSession (lines 3-12)
@@ -170,7 +170,7 @@ class CollectorClient(Party):
     # Evaluation (lines 17-27)
 
     def on_Registration(self, event: ChainEvent) -> None:
-        if not self._mine(event):
+        if not self._is_ours(event):
             return
         facts, pid = self.facts(), event.args["pid"].lower()
         bound = compute_sample_size(facts["cf_shards"], facts["cf_pct_bps"])
@@ -180,7 +180,7 @@ class CollectorClient(Party):
         self.intend(f"sample_data:{pid}", "sample_data", event.args["sid"], pid, indices)
 
     def on_SubmitFeatures(self, event: ChainEvent) -> None:
-        if not self._mine(event):
+        if not self._is_ours(event):
             return
         pid, cid = event.args["pid"].lower(), bytes32_to_cid(event.args["adr_feature"])
         try:
@@ -257,11 +257,11 @@ class CollectorClient(Party):
     # Closure (lines 28-37)
 
     def on_SetCandidate(self, event: ChainEvent) -> None:
-        if self._mine(event):
+        if self._is_ours(event):
             self._put(deadline=event.args["deadline"])
 
     def on_SubmitReview(self, event: ChainEvent) -> None:
-        if not self._mine(event):
+        if not self._is_ours(event):
             return
         facts, pid = self.facts(), event.args["pid"].lower()
         self._put(deadline=self.chain.timestamp(event.block_number) + facts["cf_review_s"])
@@ -303,11 +303,11 @@ class CollectorClient(Party):
         return shards
 
     def on_SetOptimal(self, event: ChainEvent) -> None:
-        if self._mine(event):
+        if self._is_ours(event):
             self._put(deadline=event.args["deadline"], optimal=event.args["pid"].lower())
 
     def on_ClaimReward(self, event: ChainEvent) -> None:
-        if not self._mine(event):
+        if not self._is_ours(event):
             return
         facts = self.facts()
         revealed = {
@@ -335,7 +335,7 @@ class CollectorClient(Party):
         self._put(dataset=f"{len(keys)} shards, {len(x)} entries verified", dataset_path=str(path))
 
     def on_ClaimRefund(self, event: ChainEvent) -> None:
-        if self._mine(event):
+        if self._is_ours(event):
             self._put(refund=event.args["amount"])
 
     def deadlines(self) -> list[int]:

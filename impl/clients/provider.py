@@ -85,7 +85,7 @@ class ProviderClient(Party):
         sid = self.session()
         return {} if sid is None else self.state.scope(f"session:{sid}")
 
-    def _mine(self, event: ChainEvent, pid_field: str = "pid") -> dict | None:
+    def _session_facts(self, event: ChainEvent, pid_field: str = "pid") -> dict | None:
         """Data[sid] if the event is about this provider's session (and, if named, this provider)."""
         if event.args["sid"] != self.session():
             return None
@@ -150,7 +150,7 @@ class ProviderClient(Party):
     # Evaluation (lines 57-62)
 
     def on_SampleData(self, event: ChainEvent) -> None:
-        facts = self._mine(event)
+        facts = self._session_facts(event)
         if facts is None:
             return
         sid, indices = event.args["sid"], list(event.args["indices"])
@@ -176,7 +176,7 @@ class ProviderClient(Party):
 
     def _new_deadline(self, event: ChainEvent) -> dict | None:
         """Note the session's new deadline; Data[sid] if the event names this provider."""
-        facts = self._mine(event, pid_field="")
+        facts = self._session_facts(event, pid_field="")
         if facts is None:
             return None
         self._put(deadline=event.args["deadline"])
@@ -203,7 +203,7 @@ class ProviderClient(Party):
         )
 
     def on_SubmitReview(self, event: ChainEvent) -> None:
-        facts = self._mine(event, pid_field="")
+        facts = self._session_facts(event, pid_field="")
         if facts is not None:
             self._put(deadline=self.chain.timestamp(event.block_number) + facts["cf_review_s"])
 
@@ -224,12 +224,12 @@ class ProviderClient(Party):
             )
 
     def on_ClaimReward(self, event: ChainEvent) -> None:
-        if self._mine(event, pid_field="") is not None and event.args["reward"] > 0:
+        if self._session_facts(event, pid_field="") is not None and event.args["reward"] > 0:
             self._put(closed=True)
             self.intend(f"claim_deposit:{event.args['sid']}", "claim_deposit", event.args["sid"])
 
     def on_ClaimDeposit(self, event: ChainEvent) -> None:
-        if self._mine(event) is not None:
+        if self._session_facts(event) is not None:
             self._put(deposit_returned=event.args["amount"])
 
     def on_time(self, now: int) -> bool:
