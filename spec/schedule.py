@@ -41,7 +41,7 @@ from dataclasses import dataclass
 
 from . import contract
 from .chain import Blockchain, Transaction
-from .config import CHUNK_SIZE
+from .config import BPS, CHUNK_SIZE, MAX_PERIOD_S, MAX_SHARDS, ZERO_HASH
 from .contract import Address
 from .datastore import Datastore
 from .ideal import (
@@ -572,27 +572,60 @@ def build_adversary_call(world: World, party: Party, ins: dict):
     return 0, interface, (sid, chunk, keys, compute_chunk_proof(holding.keys, chunk))
 
 
+# create_session arguments that break one rule of creation, at its boundary
+# (field -> value; "eval_s" is the deadline's distance from the head block)
+_CREATION_BREAKAGES = (
+    {"reward": 0},
+    {"value": 999},
+    {"pct_bps": 0},
+    {"pct_bps": BPS + 1},
+    {"shards": 0},
+    {"shards": MAX_SHARDS + 1},
+    {"shards": 3, "pct_bps": 3_333},  # the sample bound rounds down to zero
+    {"eval_s": 0},
+    {"eval_s": MAX_PERIOD_S + MAX_GAP_S + 1},
+    {"review_s": 0},
+    {"review_s": MAX_PERIOD_S + 1},
+    {"claim_s": 0},
+    {"claim_s": MAX_PERIOD_S + 1},
+    {"adr_theta": ZERO_HASH},
+)
+# ...and valid ones at the boundary
+_CREATION_EDGES = (
+    {},
+    {"pct_bps": BPS},
+    {"shards": 4, "pct_bps": 2_500},  # the sample bound is exactly one
+    {"review_s": MAX_PERIOD_S, "claim_s": MAX_PERIOD_S},
+)
+
+
 def _build_create_session(world: World, ins: dict, adr_theta: bytes):
-    """A session any party may open; "wrong" breaks one rule of creation."""
-    reward, pct_bps, deadline = 1_000, 2_500, world.chain.now + 400
-    value = reward
-    if ins["variant"] == "wrong":
-        breakage = ins["target"] % 3
-        reward, value = (0, 0) if breakage == 0 else (reward, value)
-        pct_bps = 1 if breakage == 1 else pct_bps
-        deadline = world.chain.now if breakage == 2 else deadline
+    """A session any party may open: "honest" at an edge of the rules of
+    creation, "wrong" breaking one of them (chosen by the call's target)."""
+    table = _CREATION_BREAKAGES if ins["variant"] == "wrong" else _CREATION_EDGES
+    args = {
+        "reward": 1_000,
+        "pct_bps": 2_500,
+        "shards": 4,
+        "eval_s": 400,
+        "review_s": PERIOD_S,
+        "claim_s": PERIOD_S,
+        "adr_theta": adr_theta,
+    }
+    args.update(table[ins["target"] % len(table)])
+    value = args.pop("value", args["reward"])
     return (
         value,
         "create_session",
         (
-            reward,
-            reward // 10,
-            pct_bps,
-            4,
-            deadline,
-            PERIOD_S,
-            PERIOD_S,
-            adr_theta,
+            args["reward"],
+            args["reward"] // 10,
+            args["pct_bps"],
+            args["shards"],
+            world.chain.now + args["eval_s"],
+            args["review_s"],
+            args["claim_s"],
+            args["adr_theta"],
         ),
     )
 
