@@ -30,6 +30,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from importlib import resources
 from types import ModuleType
 
@@ -131,6 +132,19 @@ def generate_mutants(source: str | None = None) -> list[Mutant]:
         description = f"{SPEC_FILE}:{line} {function}: {edit.what}"
         mutants.append(Mutant(mutant_id, edit.kind, line, function, description, tree))
     return mutants
+
+
+@cache
+def _spec_mutants() -> dict[str, Mutant]:
+    return {mutant.id: mutant for mutant in generate_mutants()}
+
+
+def get_mutant(mutant_id: str) -> Mutant:
+    """One mutant of the installed spec, by id (generated once per process)."""
+    mutants = _spec_mutants()
+    if mutant_id not in mutants:
+        raise KeyError(f"no mutant {mutant_id!r} of {SPEC_FILE}")
+    return mutants[mutant_id]
 
 
 def _guard_reason(node: ast.Assert) -> str:

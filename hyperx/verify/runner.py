@@ -22,7 +22,6 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
 from multiprocessing import get_context
 from pathlib import Path
 from types import ModuleType
@@ -30,7 +29,7 @@ from types import ModuleType
 from hypothesis import Phase, settings
 
 from hyperx.proofs import ProofResult, conformance, run_proofs
-from hyperx.verify.mutants import EQUIVALENT, Mutant, generate_mutants
+from hyperx.verify.mutants import EQUIVALENT, Mutant, generate_mutants, get_mutant
 from hyperx.verify.refinement import RefinementReport, load_trace, replay, run_refinement
 
 
@@ -254,7 +253,7 @@ def run_mutant(mutant: Mutant, profile: VerifyProfile) -> MutantOutcome:
     module = mutant.load()
     killed_by, error = None, None
     try:
-        with _without_shrinking():
+        with without_shrinking():
             killed_by = _first_failure(module, profile)
     except Exception as crash:  # reported with the mutant, so the run can go on
         error = f"{type(crash).__name__}: {crash}".splitlines()[0]
@@ -275,7 +274,7 @@ def _first_failure(module: ModuleType, profile: VerifyProfile) -> str | None:
 
 
 @contextmanager
-def _without_shrinking():
+def without_shrinking():
     """Hypothesis settings built inside inherit these phases: no shrinking."""
     previous = settings.default
     settings.register_profile("hyperx-mutants", previous, phases=[Phase.explicit, Phase.generate])
@@ -287,10 +286,5 @@ def _without_shrinking():
         settings.load_profile("hyperx-before-mutants")
 
 
-@cache
-def _mutants_by_id() -> dict[str, Mutant]:
-    return {mutant.id: mutant for mutant in generate_mutants()}
-
-
 def _run_mutant_by_id(mutant_id: str, profile: VerifyProfile) -> MutantOutcome:
-    return run_mutant(_mutants_by_id()[mutant_id], profile)
+    return run_mutant(get_mutant(mutant_id), profile)

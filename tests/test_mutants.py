@@ -1,0 +1,156 @@
+"""Mutants of Prot_SC (`hyperx.verify.mutants`) and the mutation runner: the mutants
+are real, distinct, loadable edits of the spec, and the suite kills them."""
+
+import ast
+from collections import Counter
+
+import pytest
+
+import hyperx.spec.contract as spec
+from hyperx.verify.mutants import EQUIVALENT, generate_mutants, get_mutant, read_spec_source
+from hyperx.verify.runner import PROFILES, VerifyProfile, run_mutant
+
+COLLECTOR = "0x" + "11" * 20
+PROVIDER = "0x" + "22" * 20
+
+# A mutant run small enough for the default test run; `hyperx verify --mutants`
+# uses the profile's own numbers.
+SMALL = VerifyProfile(
+    "test", schedules=0, min_steps=20, proof_examples=0, mutant_schedules=30, mutant_examples=30
+)
+
+
+@pytest.fixture(scope="module")
+def mutants():
+    return generate_mutants()
+
+
+@pytest.fixture(scope="module")
+def by_id(mutants):
+    return {mutant.id: mutant for mutant in mutants}
+
+
+def test_get_mutant_by_id(mutants):
+    assert get_mutant(mutants[0].id).description == mutants[0].description
+    with pytest.raises(KeyError, match="no mutant 'guard-nowhere' of contract.py"):
+        get_mutant("guard-nowhere")
+
+
+def test_generates_at_least_15_distinct_mutants_that_differ_from_the_spec(mutants):
+    original = ast.unparse(ast.parse(read_spec_source()))
+    assert len(mutants) >= 15
+    assert len({m.id for m in mutants}) == len(mutants)
+    assert len({m.description for m in mutants}) == len(mutants)
+    sources = [m.source for m in mutants]
+    assert original not in sources
+    assert len(set(sources)) == len(sources)
+
+
+def test_every_mutant_compiles_into_a_module_with_the_spec_api(mutants):
+    for mutant in mutants:
+        module = mutant.load()
+        assert module.__package__ == "hyperx.spec"
+        assert module.INTERFACES.keys() == spec.INTERFACES.keys()
+        assert module.PAYABLE == spec.PAYABLE
+        assert {"MarketState", "Msg", "TradeState", "get_escrow"} <= vars(module).keys()
+
+
+def test_one_guard_mutant_per_assert_of_the_transitions(mutants):
+    tree = ast.parse(read_spec_source())
+    transitions = [
+        node
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef)
+        and (node.name.startswith("process_") or node.name == "get_session")
+    ]
+    asserts = sum(isinstance(n, ast.Assert) for f in transitions for n in ast.walk(f))
+    kinds = Counter(m.kind for m in mutants)
+    assert kinds["guard"] == asserts
+    for kind in ("bound", "recipient", "amount", "promotion", "flag", "update"):
+        assert kinds[kind] > 0, kind
+
+
+def test_descriptions_name_the_mutated_line(mutants):
+    lines = read_spec_source().splitlines()
+    for mutant in mutants:
+        assert mutant.description.startswith(f"contract.py:{mutant.line} {mutant.function}: ")
+        if mutant.kind == "guard":
+            assert lines[mutant.line - 1].lstrip().startswith("assert "), mutant.id
+
+
+def test_observers_are_not_mutated(mutants):
+    assert not any(m.function in ("get_escrow", "get_final_deadline") for m in mutants)
+
+
+def test_operators_on_a_small_source():
+    source = """
+def process_pay(state, msg, session):
+    assert msg.value < 3, "hyperx: too much"
+    session.st_trade = 2
+    session.refund_claimed = True
+    msg.transfer(msg.sender, msg.value)
+
+
+def get_escrow(session):
+    assert session, "hyperx: observer"
+"""
+    ids = [m.id for m in generate_mutants(source)]
+    assert ids == [
+        "guard-pay-too-much",
+        "bound-pay-too-much-op0",
+        "bound-pay-too-much-arg1minus1",
+        "promotion-pay-st_trade",
+        "flag-pay-refund_claimed",
+        "recipient-pay-to-collector",
+        "recipient-pay-to-candidate",
+        "recipient-pay-to-optimal",
+        "amount-pay-overpay",
+    ]
+    edited = {m.id: m.source for m in generate_mutants(source)}
+    assert "msg.value <= 3" in edited["bound-pay-too-much-op0"]
+    assert "msg.value < 2" in edited["bound-pay-too-much-arg1minus1"]
+    assert "msg.transfer(session.collector, msg.value)" in edited["recipient-pay-to-collector"]
+    assert "msg.transfer(msg.sender, msg.value + 1)" in edited["amount-pay-overpay"]
+    assert "session.st_trade" not in edited["promotion-pay-st_trade"]
+
+
+def test_removed_collector_guard_lets_a_provider_sample(by_id):
+    mutant = by_id["guard-sample_data-caller-is-not-the-collector"].load()
+    for module, allowed in ((spec, False), (mutant, True)):
+        state = module.MarketState()
+        sid = module.process_create_session(
+            state, module.Msg(COLLECTOR, 100, 0), 100, 10, 5_000, 4, 1_000, 100, 100, b"\x01" * 32
+        )
+        module.process_registration(state, module.Msg(PROVIDER, 10, 1), sid, b"\x02" * 32, 4)
+        if allowed:
+            module.process_sample_data(state, module.Msg(PROVIDER, 0, 2), sid, PROVIDER, [0])
+            assert state.sessions[sid].profiles[PROVIDER].sample_count == 1
+        else:
+            with pytest.raises(AssertionError, match="hyperx: caller is not the collector"):
+                module.process_sample_data(state, module.Msg(PROVIDER, 0, 2), sid, PROVIDER, [0])
+
+
+def test_equivalent_table_names_existing_mutants_with_reasons(by_id):
+    for mutant_id, reason in EQUIVALENT.items():
+        assert mutant_id in by_id, f"stale EQUIVALENT entry {mutant_id}"
+        assert len(reason) > 20
+
+
+@pytest.mark.parametrize(
+    "mutant_id",
+    [
+        "guard-sample_data-caller-is-not-the-collector",
+        "recipient-claim_deposit-to-collector",
+        "flag-claim_deposit-deposit_claimed",
+    ],
+)
+def test_suite_kills_mutant(by_id, mutant_id):
+    outcome = run_mutant(by_id[mutant_id], SMALL)
+    assert outcome.killed, f"{mutant_id} survived the differential check and the refinement"
+    assert outcome.id == mutant_id
+
+
+def test_profiles_meet_the_issue_numbers():
+    assert PROFILES["quick"].schedules >= 1_000
+    assert PROFILES["thorough"].schedules >= 100 * PROFILES["quick"].schedules
+    assert all(profile.min_steps >= 20 for profile in PROFILES.values())
