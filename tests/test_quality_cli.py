@@ -31,31 +31,96 @@ def test_pipeline_commands(workdir):
     m_init, extractor, secret = workdir / "m.ckpt", workdir / "ext.bin", workdir / "secret.bin"
     trained = invoke_json("pretrain", "--out", m_init, "--tiny")
     assert trained["sha256"] and 0 <= trained["test_accuracy"] <= 1
-    published = invoke_json("publish", "--m-init", m_init, "--depth", 2, "--extractor-out", extractor, "--secret-out", secret)
+    published = invoke_json(
+        "publish",
+        "--m-init",
+        m_init,
+        "--depth",
+        2,
+        "--extractor-out",
+        extractor,
+        "--secret-out",
+        secret,
+    )
     assert published["depth"] == 2 and (secret.stat().st_mode & 0o777) == 0o600
-    invoke_json("dataset", "--family", "mislabel", "--level", 0, "--out", workdir / "p0.npz", "--validation-out", workdir / "val.npz")
+    invoke_json(
+        "dataset",
+        "--family",
+        "mislabel",
+        "--level",
+        0,
+        "--out",
+        workdir / "p0.npz",
+        "--validation-out",
+        workdir / "val.npz",
+    )
     invoke_json("dataset", "--family", "mislabel", "--level", 10, "--out", workdir / "p10.npz")
     for level in (0, 10):
-        extracted = invoke_json("extract", "--extractor", extractor, "--images", workdir / f"p{level}.npz", "--sample-fraction", 0.25, "--out", workdir / f"f{level}.bin")
-        assert extracted["entries"] == 134 and extracted["extractor_sha256"] == published["extractor_sha256"]
-    assert invoke_json("review", "--extractor", extractor, "--images", workdir / "p0.npz", "--features", workdir / "f0.bin")["review_passed"] is True
-    scored = invoke_json(
-        "score", "--secret", secret, "--m-init", m_init, "--features", workdir / "f0.bin", "--features", workdir / "f10.bin",
-        "--validation", workdir / "val.npz", "--extractor", extractor, "--threshold", 0.3, "--tiny",
+        extracted = invoke_json(
+            "extract",
+            "--extractor",
+            extractor,
+            "--images",
+            workdir / f"p{level}.npz",
+            "--sample-fraction",
+            0.25,
+            "--out",
+            workdir / f"f{level}.bin",
+        )
+        assert (
+            extracted["entries"] == 134
+            and extracted["extractor_sha256"] == published["extractor_sha256"]
+        )
+    assert (
+        invoke_json(
+            "review",
+            "--extractor",
+            extractor,
+            "--images",
+            workdir / "p0.npz",
+            "--features",
+            workdir / "f0.bin",
+        )["review_passed"]
+        is True
     )
+    both = ["--features", workdir / "f0.bin", "--features", workdir / "f10.bin"]
+    score = [
+        "score",
+        "--secret",
+        secret,
+        "--m-init",
+        m_init,
+        *both,
+        "--validation",
+        workdir / "val.npz",
+        "--tiny",
+    ]
+    scored = invoke_json(*score, "--extractor", extractor, "--threshold", 0.3)
     assert [r["rank"] for r in scored["ranking"]] == [1, 2]
     assert scored["optimal"] == str(workdir / "f0.bin")
-    table = invoke("score", "--secret", secret, "--m-init", m_init, "--features", workdir / "f0.bin", "--features", workdir / "f10.bin", "--validation", workdir / "val.npz", "--tiny")
+    table = invoke(*score)
     assert "Provider ranking" in table.stdout
 
 
 def test_review_fails_on_another_dataset(workdir):
-    result = invoke("review", "--extractor", workdir / "ext.bin", "--images", workdir / "p10.npz", "--features", workdir / "f0.bin", "--json", code=1)
+    result = invoke(
+        "review",
+        "--extractor",
+        workdir / "ext.bin",
+        "--images",
+        workdir / "p10.npz",
+        "--features",
+        workdir / "f0.bin",
+        "--json",
+        code=1,
+    )
     assert json.loads(result.stdout)["review_passed"] is False
 
 
 def test_bench_selection_json_shape(tmp_path):
-    report = invoke_json("bench", "selection", "--tiny", "--seeds", 1, "--families", "mislabel", "--plot", tmp_path)
+    report = invoke_json(
+        "bench", "selection", "--tiny", "--seeds", 1, "--families", "mislabel", "--plot", tmp_path
+    )
     entry = report["families"]["mislabel"]
     assert entry["groups"] == 462
     for method in ("hyperx", "train_whole", "scratch_subset"):
@@ -65,17 +130,25 @@ def test_bench_selection_json_shape(tmp_path):
 
 def test_bench_speed_json_shape():
     report = invoke_json("bench", "speed", "--tiny", "--providers", "2")
-    assert set(report["seconds"]) == set(report["baseline_seconds"]) == set(report["speedup"]) == {"2"}
+    assert (
+        set(report["seconds"]) == set(report["baseline_seconds"]) == set(report["speedup"]) == {"2"}
+    )
     assert report["device"] == "cpu"
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["publish", "--m-init", "absent.ckpt", "--extractor-out", "e", "--secret-out", "s"], "error: M_init file absent.ckpt does not exist"),
+        (
+            ["publish", "--m-init", "absent.ckpt", "--extractor-out", "e", "--secret-out", "s"],
+            "error: M_init file absent.ckpt does not exist",
+        ),
         (["bench", "selection", "--dataset", "mnist"], "error: --dataset mnist needs --data-dir"),
         (["bench", "selection", "--families", "blur"], "error: unknown corruption family 'blur'"),
-        (["bench", "speed", "--providers", "one"], "error: --providers must be a comma-separated list"),
+        (
+            ["bench", "speed", "--providers", "one"],
+            "error: --providers must be a comma-separated list",
+        ),
         (["bench", "sampling", "--fractions", "0,0.5"], r"error: --fractions must be in (0, 1]"),
         (["dataset"], "error: nothing to write"),
     ],
@@ -88,7 +161,16 @@ def test_rejects_bad_input_with_one_line(args, message):
 def test_rejects_corrupted_checkpoint_file(workdir):
     broken = workdir / "broken.ckpt"
     broken.write_bytes((workdir / "m.ckpt").read_bytes()[:100])
-    result = invoke("publish", "--m-init", broken, "--extractor-out", workdir / "e", "--secret-out", workdir / "s", code=2)
+    result = invoke(
+        "publish",
+        "--m-init",
+        broken,
+        "--extractor-out",
+        workdir / "e",
+        "--secret-out",
+        workdir / "s",
+        code=2,
+    )
     assert "corrupted or not a HyperX m_init file" in result.output
 
 

@@ -21,7 +21,9 @@ EPS32 = float(np.finfo(np.float32).eps)
 FLUSHED = 1e-30
 
 values = st.floats(-10, 10, allow_nan=False, allow_subnormal=False, width=32)
-nonzero = st.tuples(st.floats(2.0**-10, 2.0**10, width=32), st.sampled_from([-1.0, 1.0])).map(lambda p: p[0] * p[1])
+nonzero = st.tuples(st.floats(2.0**-10, 2.0**10, width=32), st.sampled_from([-1.0, 1.0])).map(
+    lambda p: p[0] * p[1]
+)
 
 
 @st.composite
@@ -34,7 +36,16 @@ def layers(draw):
     kernel = draw(hnp.arrays(np.float32, (inputs, outputs), elements=values))
     bias = draw(hnp.arrays(np.float32, (outputs,), elements=values))
     delta = np.asarray(draw(st.lists(nonzero, min_size=outputs, max_size=outputs)), np.float32)
-    sigma = np.asarray(draw(st.lists(st.floats(-100, 100, allow_subnormal=False, width=32), min_size=outputs, max_size=outputs)), np.float32)
+    sigma = np.asarray(
+        draw(
+            st.lists(
+                st.floats(-100, 100, allow_subnormal=False, width=32),
+                min_size=outputs,
+                max_size=outputs,
+            )
+        ),
+        np.float32,
+    )
     return x, kernel, bias, Secret(delta, sigma)
 
 
@@ -62,12 +73,27 @@ def test_agrees_with_the_spec(layer):
     x, kernel, bias, secret = layer
     kernel_hat, bias_hat = obfuscate_layer(jnp.asarray(kernel), jnp.asarray(bias), secret)
     delta, sigma = secret.delta.astype(float).tolist(), secret.sigma.astype(float).tolist()
-    spec_kernel, spec_bias = spec.compute_obfuscated_layer(kernel.astype(float).tolist(), bias.astype(float).tolist(), delta, sigma)
+    spec_kernel, spec_bias = spec.compute_obfuscated_layer(
+        kernel.astype(float).tolist(), bias.astype(float).tolist(), delta, sigma
+    )
     np.testing.assert_allclose(np.asarray(kernel_hat), spec_kernel, rtol=2 * EPS32, atol=FLUSHED)
-    np.testing.assert_allclose(np.asarray(bias_hat), spec_bias, rtol=4 * EPS32, atol=4 * EPS32 * np.abs(secret.sigma).max() + FLUSHED)
+    np.testing.assert_allclose(
+        np.asarray(bias_hat),
+        spec_bias,
+        rtol=4 * EPS32,
+        atol=4 * EPS32 * np.abs(secret.sigma).max() + FLUSHED,
+    )
     for row in x.astype(float).tolist():
-        spec_decoded = spec.decode_features(spec.compute_linear(row, spec_kernel, spec_bias), delta, sigma)
-        ours = np.asarray(decode_features(jnp.matmul(np.float32(row), kernel_hat, precision="highest") + bias_hat, secret.delta, secret.sigma))
+        spec_decoded = spec.decode_features(
+            spec.compute_linear(row, spec_kernel, spec_bias), delta, sigma
+        )
+        ours = np.asarray(
+            decode_features(
+                jnp.matmul(np.float32(row), kernel_hat, precision="highest") + bias_hat,
+                secret.delta,
+                secret.sigma,
+            )
+        )
         bound = rounding_bound(np.float32([row]), kernel, bias, secret)[0]
         assert np.all(np.abs(ours - np.asarray(spec_decoded)) <= bound + FLUSHED)
 

@@ -46,7 +46,14 @@ def test_smoke_whole_pipeline(task, m_init_bytes, published):
     features = [pipeline.extract_features(extractor, x, y, rows) for x, y, rows in providers]
     for (x, y, rows), blob in zip(providers, features, strict=True):
         assert pipeline.review(extractor, x[rows], y[rows], blob)
-    ranked = pipeline.score_providers(secret, m_init_bytes, features, (task.validation_x, task.validation_y), CONFIG.replace(score_threshold=0.3), extractor)
+    ranked = pipeline.score_providers(
+        secret,
+        m_init_bytes,
+        features,
+        (task.validation_x, task.validation_y),
+        CONFIG.replace(score_threshold=0.3),
+        extractor,
+    )
     assert sorted(s.rank for s in ranked) == [1, 2, 3]
     by_provider = {s.provider: s for s in ranked}
     # The original dataset beats the one whose labels are all shuffled.
@@ -57,9 +64,20 @@ def test_smoke_whole_pipeline(task, m_init_bytes, published):
 
 def test_baselines_score_every_dataset(task, m_init_bytes):
     m_init = pipeline.load_m_init(m_init_bytes)
-    datasets = [pipeline.provider_dataset(CONFIG, task, "mislabel", level, seed=0) for level in (0, 10)]
+    datasets = [
+        pipeline.provider_dataset(CONFIG, task, "mislabel", level, seed=0) for level in (0, 10)
+    ]
     # Padded like `bench selection` pads (11 providers), so both share one compiled program.
-    accuracy, loss = train_from_scratch(m_init.arch, datasets, (task.validation_x, task.validation_y), CONFIG, 0, len(CONFIG.task_classes), rows=len(task.pool_x), providers=11)
+    accuracy, loss = train_from_scratch(
+        m_init.arch,
+        datasets,
+        (task.validation_x, task.validation_y),
+        CONFIG,
+        0,
+        len(CONFIG.task_classes),
+        rows=len(task.pool_x),
+        providers=11,
+    )
     assert accuracy.shape == loss.shape == (2, CONFIG.finetunes_per_dataset)
     assert accuracy[0].mean() > accuracy[1].mean()
 
@@ -69,7 +87,9 @@ def test_decoded_features_equal_m_init_features(task, m_init_bytes, depth):
     extractor, secret_bytes = pipeline.publish(m_init_bytes, depth, seed=depth)
     secret = pipeline.load_secret(secret_bytes).secret
     x = task.validation_x[:50]
-    features = pipeline.load_features(pipeline.extract_features(extractor, x, task.validation_y[:50])).features
+    features = pipeline.load_features(
+        pipeline.extract_features(extractor, x, task.validation_y[:50])
+    ).features
     plain = np.asarray(pipeline.load_m_init(m_init_bytes).model().features(x, depth))
     assert not np.allclose(features, plain, atol=1e-2)
     decoded = (features - secret.sigma) / secret.delta
@@ -111,8 +131,13 @@ def test_rejects_features_from_another_extractor(task, m_init_bytes, published):
     other_extractor, _ = pipeline.publish(m_init_bytes, depth=2, seed=99)
     x, y, rows = sample(task, "mislabel", 0)
     foreign = pipeline.extract_features(other_extractor, x, y, rows)
-    with pytest.raises(QualityError, match=r"features file #1 was extracted with extractor \w+, but the secret belongs to"):
-        pipeline.score_providers(secret, m_init_bytes, [foreign], (task.validation_x, task.validation_y), CONFIG)
+    with pytest.raises(
+        QualityError,
+        match=r"features file #1 was extracted with extractor \w+, but the secret belongs to",
+    ):
+        pipeline.score_providers(
+            secret, m_init_bytes, [foreign], (task.validation_x, task.validation_y), CONFIG
+        )
 
 
 def test_rejects_secret_not_matching_extractor(task, m_init_bytes, published):
@@ -121,14 +146,23 @@ def test_rejects_secret_not_matching_extractor(task, m_init_bytes, published):
     x, y, rows = sample(task, "mislabel", 0)
     features = pipeline.extract_features(extractor, x, y, rows)
     with pytest.raises(QualityError, match=r"the secret belongs to extractor \w+, not to"):
-        pipeline.score_providers(secret, m_init_bytes, [features], (task.validation_x, task.validation_y), CONFIG, other_extractor)
+        pipeline.score_providers(
+            secret,
+            m_init_bytes,
+            [features],
+            (task.validation_x, task.validation_y),
+            CONFIG,
+            other_extractor,
+        )
 
 
 def test_rejects_secret_from_another_m_init(task, published):
     _, secret = published
     other_m_init = pipeline.pretrain(CONFIG.replace(pretrain_steps=0), task, seed=5)
     with pytest.raises(QualityError, match="the secret was made from M_init"):
-        pipeline.score_providers(secret, other_m_init, [b""], (task.validation_x, task.validation_y), CONFIG)
+        pipeline.score_providers(
+            secret, other_m_init, [b""], (task.validation_x, task.validation_y), CONFIG
+        )
 
 
 def test_rejects_corrupted_checkpoints(m_init_bytes):
@@ -136,7 +170,9 @@ def test_rejects_corrupted_checkpoints(m_init_bytes):
     flipped[len(flipped) // 2] ^= 0xFF
     with pytest.raises(QualityError, match=r"M_init checkpoint: corrupted"):
         pipeline.load_m_init(bytes(flipped))
-    with pytest.raises(QualityError, match=r"M_init checkpoint: corrupted or not a HyperX m_init file"):
+    with pytest.raises(
+        QualityError, match=r"M_init checkpoint: corrupted or not a HyperX m_init file"
+    ):
         pipeline.load_m_init(m_init_bytes[: len(m_init_bytes) // 3])
     with pytest.raises(QualityError, match="is a 'm_init' file, expected a 'extractor' file"):
         pipeline.load_extractor(m_init_bytes)
@@ -144,30 +180,66 @@ def test_rejects_corrupted_checkpoints(m_init_bytes):
 
 def test_rejects_wrong_image_shape(published):
     extractor, _ = published
-    with pytest.raises(QualityError, match=r"images must have shape \(N, 8, 8\) for this extractor, got \(4, 9, 9\)"):
+    with pytest.raises(
+        QualityError,
+        match=r"images must have shape \(N, 8, 8\) for this extractor, got \(4, 9, 9\)",
+    ):
         pipeline.extract_features(extractor, np.zeros((4, 9, 9)), np.zeros(4, int))
 
 
 def test_rejects_missing_labels(task, m_init_bytes, published):
     extractor, secret = published
-    with pytest.raises(QualityError, match="every image needs one label: 4 images but labels of shape"):
+    with pytest.raises(
+        QualityError, match="every image needs one label: 4 images but labels of shape"
+    ):
         pipeline.extract_features(extractor, np.zeros((4, 8, 8)), np.zeros(3, int))
     with pytest.raises(QualityError, match=r"labels must be integers in 0\.\.4"):
         pipeline.extract_features(extractor, np.zeros((4, 8, 8)), np.array([0, 1, -1, 2]))
     extractor_hash = checkpoints.content_hash(extractor)
-    no_labels = checkpoints.dump("features", {"features": np.zeros((2, 4, 4, 8), np.float32), "indices": np.arange(2), "extractor_sha256": extractor_hash})
+    no_labels = checkpoints.dump(
+        "features",
+        {
+            "features": np.zeros((2, 4, 4, 8), np.float32),
+            "indices": np.arange(2),
+            "extractor_sha256": extractor_hash,
+        },
+    )
     with pytest.raises(QualityError, match="features file #1: has no labels"):
-        pipeline.score_providers(secret, m_init_bytes, [no_labels], (task.validation_x, task.validation_y), CONFIG)
-    short = checkpoints.dump("features", {"features": np.zeros((2, 4, 4, 8), np.float32), "labels": np.zeros(1, np.int32), "indices": np.arange(2), "extractor_sha256": extractor_hash})
+        pipeline.score_providers(
+            secret, m_init_bytes, [no_labels], (task.validation_x, task.validation_y), CONFIG
+        )
+    short = checkpoints.dump(
+        "features",
+        {
+            "features": np.zeros((2, 4, 4, 8), np.float32),
+            "labels": np.zeros(1, np.int32),
+            "indices": np.arange(2),
+            "extractor_sha256": extractor_hash,
+        },
+    )
     with pytest.raises(QualityError, match=r"2 feature rows but 1 labels \(a label is missing\)"):
-        pipeline.score_providers(secret, m_init_bytes, [short], (task.validation_x, task.validation_y), CONFIG)
+        pipeline.score_providers(
+            secret, m_init_bytes, [short], (task.validation_x, task.validation_y), CONFIG
+        )
 
 
 def test_rejects_features_of_wrong_shape(task, m_init_bytes, published):
     extractor, secret = published
-    wrong = checkpoints.dump("features", {"features": np.zeros((2, 3), np.float32), "labels": np.zeros(2, np.int32), "indices": np.arange(2), "extractor_sha256": checkpoints.content_hash(extractor)})
-    with pytest.raises(QualityError, match=r"features of shape \(2, 3\), expected \(n>0, 4, 4, 8\)"):
-        pipeline.score_providers(secret, m_init_bytes, [wrong], (task.validation_x, task.validation_y), CONFIG)
+    wrong = checkpoints.dump(
+        "features",
+        {
+            "features": np.zeros((2, 3), np.float32),
+            "labels": np.zeros(2, np.int32),
+            "indices": np.arange(2),
+            "extractor_sha256": checkpoints.content_hash(extractor),
+        },
+    )
+    with pytest.raises(
+        QualityError, match=r"features of shape \(2, 3\), expected \(n>0, 4, 4, 8\)"
+    ):
+        pipeline.score_providers(
+            secret, m_init_bytes, [wrong], (task.validation_x, task.validation_y), CONFIG
+        )
 
 
 def test_rejects_bad_validation_and_depth_and_indices(task, m_init_bytes, published):
@@ -175,10 +247,14 @@ def test_rejects_bad_validation_and_depth_and_indices(task, m_init_bytes, publis
     x, y, rows = sample(task, "mislabel", 0)
     features = pipeline.extract_features(extractor, x, y, rows)
     with pytest.raises(QualityError, match=r"validation images must be \(N, 8, 8\) with N labels"):
-        pipeline.score_providers(secret, m_init_bytes, [features], (task.validation_x[:, :4], task.validation_y), CONFIG)
+        pipeline.score_providers(
+            secret, m_init_bytes, [features], (task.validation_x[:, :4], task.validation_y), CONFIG
+        )
     with pytest.raises(QualityError, match=r"extractor depth K must be 1\.\.3"):
         pipeline.publish(m_init_bytes, depth=4, seed=0)
-    with pytest.raises(QualityError, match=r"sample indices must be a non-empty list within 0\.\.537"):
+    with pytest.raises(
+        QualityError, match=r"sample indices must be a non-empty list within 0\.\.537"
+    ):
         pipeline.extract_features(extractor, x, y, [0, 538])
 
 
@@ -188,7 +264,9 @@ def test_rejects_bad_validation_and_depth_and_indices(task, m_init_bytes, publis
 def test_corruption_families_degrade_from_the_original(task):
     x, y = task.pool_x, task.pool_y
     for family, strengths in corruptions.FAMILIES.items():
-        datasets = [corruptions.corrupt(x, y, family, level, 0, 5) for level in range(len(strengths))]
+        datasets = [
+            corruptions.corrupt(x, y, family, level, 0, 5) for level in range(len(strengths))
+        ]
         np.testing.assert_array_equal(datasets[0][0], x)
         changed = [np.mean((cx != x).any(axis=(1, 2)) | (cy != y)) for cx, cy in datasets]
         assert changed[0] == 0 and changed[-1] > 0.5, family
@@ -219,7 +297,9 @@ def test_selection_accuracy_counts_groups_and_ties():
 
 def test_task_split_is_disjoint_and_relabelled(task):
     assert set(np.unique(task.pretrain_y)) == set(range(5)) == set(np.unique(task.pool_y))
-    assert len(task.validation_x) == pytest.approx(0.4 * (len(task.pool_x) + len(task.validation_x)), abs=1)
+    assert len(task.validation_x) == pytest.approx(
+        0.4 * (len(task.pool_x) + len(task.validation_x)), abs=1
+    )
 
 
 # ---------------------------------------------------------------- loaders
@@ -237,7 +317,9 @@ def test_loads_mnist_idx_files(tmp_path, gz):
         write_idx(tmp_path / f"{prefix}-images-idx3-ubyte{suffix}", np.full((n, 28, 28), 255), gz)
         write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte{suffix}", np.arange(n) % 10, gz)
     x, y = data.load_images(tmp_path)
-    assert x.shape == (10, 28, 28) and x.max() == 1.0 and y.tolist() == [0, 1, 2, 3, 4, 5, 0, 1, 2, 3]
+    assert (
+        x.shape == (10, 28, 28) and x.max() == 1.0 and y.tolist() == [0, 1, 2, 3, 4, 5, 0, 1, 2, 3]
+    )
 
 
 def test_loads_npz_and_class_folders(tmp_path):
@@ -264,5 +346,7 @@ def test_rejects_bad_data_files(tmp_path):
         data.load_images(tmp_path / "absent")
     (tmp_path / "mnist").mkdir()
     write_idx(tmp_path / "mnist" / "train-images-idx3-ubyte", np.zeros((2, 4, 4)), False)
-    with pytest.raises(QualityError, match="missing train-images-idx3-ubyte or train-labels-idx1-ubyte"):
+    with pytest.raises(
+        QualityError, match="missing train-images-idx3-ubyte or train-labels-idx1-ubyte"
+    ):
         data.load_images(tmp_path / "mnist")

@@ -37,8 +37,14 @@ print(json.dumps({
 
 
 def run(devices: int) -> dict:
-    env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}", JAX_PLATFORMS="cpu")
-    done = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300)
+    env = dict(
+        os.environ,
+        XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
+        JAX_PLATFORMS="cpu",
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -50,5 +56,7 @@ def test_two_devices_shard_providers_and_agree_with_one():
     assert one["scores"].keys() == two["scores"].keys() == {"0", "1", "2"}
     for provider, (accuracy, loss) in one["scores"].items():
         other_accuracy, other_loss = two["scores"][provider]
-        assert abs(accuracy - other_accuracy) <= 2 / 358  # a validation image may flip on a float tie
+        assert (
+            abs(accuracy - other_accuracy) <= 2 / 358
+        )  # a validation image may flip on a float tie
         np.testing.assert_allclose(loss, other_loss, rtol=1e-3)

@@ -21,15 +21,36 @@ from .train import Hyper, fit_and_score, stack_states
 def scratch_states(arch: Architecture, replicas: int, seed: int):
     states = []
     for replica in range(replicas):
-        graphdef, state = nnx.split(CNN(arch, rngs=nnx.Rngs(jax.random.fold_in(jax.random.key(seed), replica))))
+        graphdef, state = nnx.split(
+            CNN(arch, rngs=nnx.Rngs(jax.random.fold_in(jax.random.key(seed), replica)))
+        )
         states.append(state)
     return graphdef, stack_states(states)
 
 
-def train_from_scratch(arch: Architecture, datasets: list[tuple[np.ndarray, np.ndarray]], validation, config: QualityConfig, seed: int, num_classes: int, rows: int | None = None, providers: int | None = None):
+def train_from_scratch(
+    arch: Architecture,
+    datasets: list[tuple[np.ndarray, np.ndarray]],
+    validation,
+    config: QualityConfig,
+    seed: int,
+    num_classes: int,
+    rows: int | None = None,
+    providers: int | None = None,
+):
     """(accuracy, loss) of shape (P, R) for CNNs trained from scratch on each dataset."""
     arch = dataclasses.replace(arch, num_classes=num_classes)
     graphdef, states = scratch_states(arch, config.finetunes_per_dataset, seed)
     keys = jax.random.split(jax.random.key(seed + 7919), config.finetunes_per_dataset)
     hyper = Hyper(config.baseline_steps, config.baseline_batch, config.baseline_learning_rate)
-    return fit_and_score(graphdef, states, keys, datasets, np.asarray(validation[0], np.float32), np.asarray(validation[1], np.int32), hyper, rows=rows, providers=providers)
+    return fit_and_score(
+        graphdef,
+        states,
+        keys,
+        datasets,
+        np.asarray(validation[0], np.float32),
+        np.asarray(validation[1], np.int32),
+        hyper,
+        rows=rows,
+        providers=providers,
+    )

@@ -24,7 +24,9 @@ def content_hash(blob: bytes) -> str:
 
 def dump(kind: str, content: dict) -> bytes:
     body = serialization.msgpack_serialize({"kind": kind, **content})
-    return serialization.msgpack_serialize({"format": FORMAT, "sha256": content_hash(body), "body": body})
+    return serialization.msgpack_serialize(
+        {"format": FORMAT, "sha256": content_hash(body), "body": body}
+    )
 
 
 def load(blob: bytes, kind: str, name: str = "checkpoint") -> dict:

@@ -13,7 +13,9 @@ from .errors import QualityError
 FAMILIES = {
     # family: the corruption strength of each level
     "mislabel": tuple(i / 10 for i in range(11)),  # fraction of labels shuffled
-    "noise": tuple(i / 10 for i in range(10)),  # std of added Gaussian noise, then clipped to [0, 1]
+    "noise": tuple(
+        i / 10 for i in range(10)
+    ),  # std of added Gaussian noise, then clipped to [0, 1]
     "pixels": tuple(i / 10 for i in range(10)),  # fraction of pixels set to zero
     "decimate": tuple(1 - i / 12 for i in range(10)),  # linear scale of the downscaled image
     "doping": tuple(i / 10 for i in range(10)),  # fraction replaced by irrelevant images
@@ -27,7 +29,9 @@ def num_levels(family: str) -> int:
 
 def check_family(family: str) -> None:
     if family not in FAMILIES:
-        raise QualityError(f"unknown corruption family '{family}'; choose one of {', '.join(FAMILIES)}")
+        raise QualityError(
+            f"unknown corruption family '{family}'; choose one of {', '.join(FAMILIES)}"
+        )
 
 
 def mislabel(x, y, fraction, rng, num_classes):
@@ -62,7 +66,12 @@ def resize(images: np.ndarray, height: int, width: int, shrink: bool) -> np.ndar
     from PIL import Image
 
     method = Image.Resampling.BOX if shrink else Image.Resampling.BILINEAR
-    return np.stack([np.asarray(Image.fromarray(image, mode="F").resize((width, height), method)) for image in images.astype(np.float32)])
+    return np.stack(
+        [
+            np.asarray(Image.fromarray(image, mode="F").resize((width, height), method))
+            for image in images.astype(np.float32)
+        ]
+    )
 
 
 def decimate(x, y, scale, rng, num_classes):
@@ -79,7 +88,9 @@ def decimate(x, y, scale, rng, num_classes):
 def _sample_image_grey() -> tuple[np.ndarray, ...]:
     from sklearn.datasets import load_sample_images
 
-    return tuple(image.mean(axis=2).astype(np.float32) / 255.0 for image in load_sample_images().images)
+    return tuple(
+        image.mean(axis=2).astype(np.float32) / 255.0 for image in load_sample_images().images
+    )
 
 
 def irrelevant_images(count: int, height: int, width: int, rng: np.random.Generator) -> np.ndarray:
@@ -107,10 +118,18 @@ def doping(x, y, fraction, rng, num_classes):
     return x, y
 
 
-CORRUPT = {"mislabel": mislabel, "noise": noise, "pixels": pixels, "decimate": decimate, "doping": doping}
+CORRUPT = {
+    "mislabel": mislabel,
+    "noise": noise,
+    "pixels": pixels,
+    "decimate": decimate,
+    "doping": doping,
+}
 
 
-def corrupt(x: np.ndarray, y: np.ndarray, family: str, level: int, seed: int, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
+def corrupt(
+    x: np.ndarray, y: np.ndarray, family: str, level: int, seed: int, num_classes: int
+) -> tuple[np.ndarray, np.ndarray]:
     """The synthetic provider dataset of `family` at `level` (0 = the original)."""
     check_family(family)
     strengths = FAMILIES[family]

@@ -62,7 +62,12 @@ def _read_idx(path: Path) -> np.ndarray:
 
 
 def _find_idx(directory: Path, stem: str) -> Path | None:
-    for name in (stem, stem + ".gz", stem.replace("-idx", ".idx"), stem.replace("-idx", ".idx") + ".gz"):
+    for name in (
+        stem,
+        stem + ".gz",
+        stem.replace("-idx", ".idx"),
+        stem.replace("-idx", ".idx") + ".gz",
+    ):
         if (directory / name).exists():
             return directory / name
     return None
@@ -75,10 +80,14 @@ def load_mnist_idx(directory: Path) -> tuple[np.ndarray, np.ndarray]:
         images = _find_idx(directory, f"{prefix}-images-idx3-ubyte")
         labels = _find_idx(directory, f"{prefix}-labels-idx1-ubyte")
         if images is None or labels is None:
-            raise QualityError(f"{directory}: missing {prefix}-images-idx3-ubyte or {prefix}-labels-idx1-ubyte (raw or .gz)")
+            raise QualityError(
+                f"{directory}: missing {prefix}-images-idx3-ubyte or {prefix}-labels-idx1-ubyte (raw or .gz)"
+            )
         x, y = _read_idx(images), _read_idx(labels)
         if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
-            raise QualityError(f"{directory}: {prefix} images {x.shape} and labels {y.shape} do not match")
+            raise QualityError(
+                f"{directory}: {prefix} images {x.shape} and labels {y.shape} do not match"
+            )
         parts.append((x, y))
     x = np.concatenate([p[0] for p in parts]).astype(np.float32) / 255.0
     y = np.concatenate([p[1] for p in parts]).astype(np.int32)
@@ -105,7 +114,11 @@ def load_image_folder(directory: Path) -> tuple[np.ndarray, np.ndarray]:
     if not classes:
         raise QualityError(f"{directory}: no class sub-folders")
     names = [c.name for c in classes]
-    labels_of = {n: int(n) for n in names} if all(n.isdigit() for n in names) else {n: i for i, n in enumerate(names)}
+    labels_of = (
+        {n: int(n) for n in names}
+        if all(n.isdigit() for n in names)
+        else {n: i for i, n in enumerate(names)}
+    )
     images, labels = [], []
     for folder in classes:
         for file in sorted(folder.iterdir()):
@@ -115,7 +128,9 @@ def load_image_folder(directory: Path) -> tuple[np.ndarray, np.ndarray]:
                 labels.append(labels_of[folder.name])
     shapes = {i.shape for i in images}
     if len(shapes) != 1:
-        raise QualityError(f"{directory}: images have different sizes {sorted(shapes)}; resize them to one size")
+        raise QualityError(
+            f"{directory}: images have different sizes {sorted(shapes)}; resize them to one size"
+        )
     return np.stack(images), np.asarray(labels, dtype=np.int32)
 
 
@@ -140,7 +155,9 @@ def load_images(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         raise QualityError(f"{path}: no such file or folder")
     if path.is_file():
         if path.suffix != ".npz":
-            raise QualityError(f"{path}: expected an .npz file, an MNIST idx folder or a class folder")
+            raise QualityError(
+                f"{path}: expected an .npz file, an MNIST idx folder or a class folder"
+            )
         return load_npz(path)
     if _find_idx(path, "train-images-idx3-ubyte") is not None:
         return load_mnist_idx(path)
@@ -152,10 +169,14 @@ def load_dataset(dataset: str, data_dir: str | Path | None) -> tuple[np.ndarray,
         return load_images(data_dir)
     if dataset == "digits":
         return load_digits_images()
-    raise QualityError(f"dataset '{dataset}' is not embedded; pass --data-dir (only 'digits' ships with scikit-learn)")
+    raise QualityError(
+        f"dataset '{dataset}' is not embedded; pass --data-dir (only 'digits' ships with scikit-learn)"
+    )
 
 
-def _split(rng: np.random.Generator, n: int, held_out_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+def _split(
+    rng: np.random.Generator, n: int, held_out_fraction: float
+) -> tuple[np.ndarray, np.ndarray]:
     order = rng.permutation(n)
     held = int(round(n * held_out_fraction))
     return np.sort(order[held:]), np.sort(order[:held])
@@ -169,7 +190,10 @@ def make_task(x: np.ndarray, y: np.ndarray, config: QualityConfig, seed: int) ->
         if missing:
             raise QualityError(f"the data has no image of {name} class(es) {missing}")
     halves = []
-    for classes, fraction in ((config.pretrain_classes, config.pretrain_test_fraction), (config.task_classes, config.validation_fraction)):
+    for classes, fraction in (
+        (config.pretrain_classes, config.pretrain_test_fraction),
+        (config.task_classes, config.validation_fraction),
+    ):
         chosen = np.flatnonzero(np.isin(y, classes))
         lookup = {c: i for i, c in enumerate(classes)}
         relabel = np.array([lookup[int(v)] for v in y[chosen]], dtype=np.int32)

@@ -28,12 +28,19 @@ class Secret:
 
     def __post_init__(self):
         if self.delta.shape != self.sigma.shape or self.delta.ndim != 1:
-            raise QualityError(f"secret: delta {self.delta.shape} and sigma {self.sigma.shape} must be equal-length vectors")
+            raise QualityError(
+                f"secret: delta {self.delta.shape} and sigma {self.sigma.shape} must be equal-length vectors"
+            )
         if not np.all(self.delta != 0):
             raise QualityError("secret: every delta must be nonzero (decoding divides by it)")
 
 
-def sample_secret(key: jax.Array, channels: int, delta_range: tuple[float, float] = (0.1, 10.0), sigma_scale: float = 1.0) -> Secret:
+def sample_secret(
+    key: jax.Array,
+    channels: int,
+    delta_range: tuple[float, float] = (0.1, 10.0),
+    sigma_scale: float = 1.0,
+) -> Secret:
     """delta log-uniform in +-[lo, hi] with a random sign; sigma Gaussian."""
     k_magnitude, k_sign, k_sigma = jax.random.split(key, 3)
     lo, hi = np.log(delta_range[0]), np.log(delta_range[1])
@@ -43,10 +50,14 @@ def sample_secret(key: jax.Array, channels: int, delta_range: tuple[float, float
     return Secret(np.asarray(magnitude * sign, np.float32), np.asarray(sigma, np.float32))
 
 
-def obfuscate_layer(kernel: jax.Array, bias: jax.Array, secret: Secret) -> tuple[jax.Array, jax.Array]:
+def obfuscate_layer(
+    kernel: jax.Array, bias: jax.Array, secret: Secret
+) -> tuple[jax.Array, jax.Array]:
     """(W_hat, b_hat) for y = x @ W + b, W of shape (inputs, outputs)."""
     if kernel.shape[-1] != secret.delta.shape[0] or bias.shape != secret.delta.shape:
-        raise QualityError(f"secret has {secret.delta.shape[0]} channels but the layer has {bias.shape[0]}")
+        raise QualityError(
+            f"secret has {secret.delta.shape[0]} channels but the layer has {bias.shape[0]}"
+        )
     return kernel * secret.delta, bias * secret.delta + secret.sigma
 
 

@@ -86,11 +86,21 @@ def _compiled_pretrain_loop(graphdef: nnx.GraphDef, hyper: Hyper):
     return optimizer, jax.jit(loop)
 
 
-def pretrain_params(arch: Architecture, x: np.ndarray, y: np.ndarray, config: QualityConfig, seed: int, progress=None, chunks: int = 10) -> dict:
+def pretrain_params(
+    arch: Architecture,
+    x: np.ndarray,
+    y: np.ndarray,
+    config: QualityConfig,
+    seed: int,
+    progress=None,
+    chunks: int = 10,
+) -> dict:
     """Train the CNN on generic data; a compiled scan per chunk so progress can be shown.
     With `pretrain_steps=0` the CNN keeps its random initialisation."""
     graphdef, state = nnx.split(CNN(arch, rngs=nnx.Rngs(seed)))
-    optimizer, loop = _compiled_pretrain_loop(graphdef, Hyper(config.pretrain_steps, config.pretrain_batch, config.pretrain_learning_rate))
+    optimizer, loop = _compiled_pretrain_loop(
+        graphdef, Hyper(config.pretrain_steps, config.pretrain_batch, config.pretrain_learning_rate)
+    )
     opt_state = optimizer.init(state)
     keys = jax.random.split(jax.random.key(seed + 1), config.pretrain_steps)
     x, y = jnp.asarray(x), jnp.asarray(y)
@@ -102,11 +112,22 @@ def pretrain_params(arch: Architecture, x: np.ndarray, y: np.ndarray, config: Qu
     return nnx.to_pure_dict(state)
 
 
-def pretrain(config: QualityConfig, task, seed: int | None = None, progress=None) -> bytes:
-    """M_init trained on the task's generic classes, as checkpoint bytes."""
+def pretrain(config: QualityConfig, task=None, seed: int | None = None, progress=None) -> bytes:
+    """M_init trained on the task's generic classes, as checkpoint bytes (default task:
+    the embedded digits split by `config.seed`)."""
     seed = config.seed if seed is None else seed
+    if task is None:
+        from .data import load_digits_images, make_task
+
+        task = make_task(*load_digits_images(), config, seed)
     height, width = task.image_shape
-    arch = Architecture(height, width, tuple(config.conv_channels), config.hidden_units, len(config.pretrain_classes))
+    arch = Architecture(
+        height,
+        width,
+        tuple(config.conv_channels),
+        config.hidden_units,
+        len(config.pretrain_classes),
+    )
     params = pretrain_params(arch, task.pretrain_x, task.pretrain_y, config, seed, progress)
     return checkpoints.dump(
         "m_init",
@@ -124,12 +145,22 @@ def load_m_init(blob: bytes, name: str = "M_init checkpoint") -> MInit:
     try:
         arch = Architecture.from_dict(content["architecture"])
         params = checkpoints.unflatten_params(content["params"])
-        expected = checkpoints.flatten_params(nnx.to_pure_dict(nnx.state(CNN(arch, rngs=nnx.Rngs(0)))))
-        if {k: v.shape for k, v in content["params"].items()} != {k: v.shape for k, v in expected.items()}:
+        expected = checkpoints.flatten_params(
+            nnx.to_pure_dict(nnx.state(CNN(arch, rngs=nnx.Rngs(0))))
+        )
+        if {k: v.shape for k, v in content["params"].items()} != {
+            k: v.shape for k, v in expected.items()
+        }:
             raise ValueError
     except (KeyError, TypeError, ValueError):
         raise QualityError(f"{name}: parameters do not match its architecture") from None
-    return MInit(arch, params, tuple(content["pretrain_classes"]), tuple(content["task_classes"]), checkpoints.content_hash(blob))
+    return MInit(
+        arch,
+        params,
+        tuple(content["pretrain_classes"]),
+        tuple(content["task_classes"]),
+        checkpoints.content_hash(blob),
+    )
 
 
 def accuracy(model: CNN, x: np.ndarray, y: np.ndarray) -> float:
@@ -141,7 +172,9 @@ def accuracy(model: CNN, x: np.ndarray, y: np.ndarray) -> float:
 
 def check_depth(depth: int) -> None:
     if not 1 <= depth < NUM_LAYERS:
-        raise QualityError(f"extractor depth K must be 1..{NUM_LAYERS - 1} (a linear layer before the output), got {depth}")
+        raise QualityError(
+            f"extractor depth K must be 1..{NUM_LAYERS - 1} (a linear layer before the output), got {depth}"
+        )
 
 
 def publish(m_init_bytes: bytes, depth: int, seed: int) -> tuple[bytes, bytes]:
@@ -181,18 +214,26 @@ def load_extractor(blob: bytes, name: str = "extractor") -> PublishedExtractor:
     depth = int(content["depth"])
     check_depth(depth)
     params = checkpoints.unflatten_params(content["params"])
-    return PublishedExtractor(arch, depth, params, int(content["num_task_classes"]), checkpoints.content_hash(blob))
+    return PublishedExtractor(
+        arch, depth, params, int(content["num_task_classes"]), checkpoints.content_hash(blob)
+    )
 
 
 def load_secret(blob: bytes, name: str = "secret") -> CollectorSecret:
     content = checkpoints.load(blob, "secret", name)
-    secret = Secret(np.asarray(content["delta"], np.float32), np.asarray(content["sigma"], np.float32))
-    return CollectorSecret(secret, int(content["depth"]), content["extractor_sha256"], content["m_init_sha256"])
+    secret = Secret(
+        np.asarray(content["delta"], np.float32), np.asarray(content["sigma"], np.float32)
+    )
+    return CollectorSecret(
+        secret, int(content["depth"]), content["extractor_sha256"], content["m_init_sha256"]
+    )
 
 
 def check_secret_matches_extractor(secret: CollectorSecret, extractor: PublishedExtractor) -> None:
     if secret.extractor_sha256 != extractor.sha256:
-        raise QualityError(f"the secret belongs to extractor {secret.extractor_sha256[:12]}, not to {extractor.sha256[:12]}")
+        raise QualityError(
+            f"the secret belongs to extractor {secret.extractor_sha256[:12]}, not to {extractor.sha256[:12]}"
+        )
 
 
 # ---------------------------------------------------------------- extraction (provider)
@@ -229,14 +270,24 @@ def run_extractor(arch: Architecture, depth: int, params: dict, images: np.ndarr
     return out
 
 
-def check_provider_images(extractor: PublishedExtractor, images, labels) -> tuple[np.ndarray, np.ndarray]:
+def check_provider_images(
+    extractor: PublishedExtractor, images, labels
+) -> tuple[np.ndarray, np.ndarray]:
     images, labels = np.asarray(images, np.float32), np.asarray(labels)
     expected = (extractor.arch.height, extractor.arch.width)
     if images.ndim != 3 or images.shape[1:] != expected:
-        raise QualityError(f"images must have shape (N, {expected[0]}, {expected[1]}) for this extractor, got {images.shape}")
+        raise QualityError(
+            f"images must have shape (N, {expected[0]}, {expected[1]}) for this extractor, got {images.shape}"
+        )
     if labels.shape != (len(images),):
-        raise QualityError(f"every image needs one label: {len(images)} images but labels of shape {labels.shape}")
-    if not np.issubdtype(labels.dtype, np.integer) or labels.min(initial=0) < 0 or labels.max(initial=0) >= extractor.num_task_classes:
+        raise QualityError(
+            f"every image needs one label: {len(images)} images but labels of shape {labels.shape}"
+        )
+    if (
+        not np.issubdtype(labels.dtype, np.integer)
+        or labels.min(initial=0) < 0
+        or labels.max(initial=0) >= extractor.num_task_classes
+    ):
         raise QualityError(f"labels must be integers in 0..{extractor.num_task_classes - 1}")
     return images, labels.astype(np.int32)
 
@@ -251,7 +302,12 @@ def extract_features(extractor_bytes: bytes, images, labels, indices=None) -> by
     features = run_extractor(extractor.arch, extractor.depth, extractor.params, images[indices])
     return checkpoints.dump(
         "features",
-        {"features": features, "labels": labels[indices], "indices": indices, "extractor_sha256": extractor.sha256},
+        {
+            "features": features,
+            "labels": labels[indices],
+            "indices": indices,
+            "extractor_sha256": extractor.sha256,
+        },
     )
 
 
@@ -262,8 +318,16 @@ def load_features(blob: bytes, name: str = "features") -> FeatureSet:
             raise QualityError(f"{name}: has no {key}")
     features, labels = np.asarray(content["features"]), np.asarray(content["labels"])
     if labels.shape != (len(features),):
-        raise QualityError(f"{name}: {len(features)} feature rows but {labels.size} labels (a label is missing)")
-    return FeatureSet(features, labels, np.asarray(content["indices"]), content["extractor_sha256"], checkpoints.content_hash(blob))
+        raise QualityError(
+            f"{name}: {len(features)} feature rows but {labels.size} labels (a label is missing)"
+        )
+    return FeatureSet(
+        features,
+        labels,
+        np.asarray(content["indices"]),
+        content["extractor_sha256"],
+        checkpoints.content_hash(blob),
+    )
 
 
 def review(extractor_bytes: bytes, images, labels, features_bytes: bytes) -> bool:
@@ -281,7 +345,9 @@ def review(extractor_bytes: bytes, images, labels, features_bytes: bytes) -> boo
         return False
     recomputed = run_extractor(extractor.arch, extractor.depth, extractor.params, images)
     scale = float(np.max(np.abs(submitted.features), initial=1.0))
-    return bool(np.allclose(recomputed, submitted.features, rtol=REVIEW_RTOL, atol=REVIEW_ATOL * scale))
+    return bool(
+        np.allclose(recomputed, submitted.features, rtol=REVIEW_RTOL, atol=REVIEW_ATOL * scale)
+    )
 
 
 # ---------------------------------------------------------------- evaluation (collector)
@@ -292,7 +358,14 @@ def _fresh_heads(arch: Architecture, depth: int, num_classes: int, replicas: int
     """R freshly initialised heads, stacked: (graphdef, state, its pure dict)."""
     states = []
     for replica in range(replicas):
-        graphdef, state = nnx.split(EvalHead(arch, depth, num_classes, rngs=nnx.Rngs(jax.random.fold_in(jax.random.key(seed), replica))))
+        graphdef, state = nnx.split(
+            EvalHead(
+                arch,
+                depth,
+                num_classes,
+                rngs=nnx.Rngs(jax.random.fold_in(jax.random.key(seed), replica)),
+            )
+        )
         states.append(state)
     stacked = stack_states(states)
     return graphdef, stacked, nnx.to_pure_dict(stacked)
@@ -300,10 +373,15 @@ def _fresh_heads(arch: Architecture, depth: int, num_classes: int, replicas: int
 
 def head_states(m_init: MInit, depth: int, replicas: int, seed: int):
     """R initial M_eval heads: M_init's layers after K, a fresh output layer per replica."""
-    graphdef, template, fresh = _fresh_heads(m_init.arch, depth, len(m_init.task_classes), replicas, seed)
+    graphdef, template, fresh = _fresh_heads(
+        m_init.arch, depth, len(m_init.task_classes), replicas, seed
+    )
     pure = {"layers": dict(fresh["layers"])}
     for j in range(len(pure["layers"]) - 1):
-        pure["layers"][j] = jax.tree.map(lambda leaf: np.broadcast_to(leaf, (replicas, *leaf.shape)), m_init.params["layers"][depth + j])
+        pure["layers"][j] = jax.tree.map(
+            lambda leaf: np.broadcast_to(leaf, (replicas, *leaf.shape)),
+            m_init.params["layers"][depth + j],
+        )
     state = jax.tree.map(lambda leaf: leaf, template)
     nnx.replace_by_pure_dict(state, pure)
     return graphdef, state
@@ -319,7 +397,17 @@ def replica_keys(seed: int, replicas: int) -> jax.Array:
     return jax.random.split(jax.random.key(seed), replicas)
 
 
-def finetune_and_score(m_init: MInit, depth: int, secret: Secret | None, feature_sets, validation, config: QualityConfig, seed: int, rows: int | None = None, providers: int | None = None):
+def finetune_and_score(
+    m_init: MInit,
+    depth: int,
+    secret: Secret | None,
+    feature_sets,
+    validation,
+    config: QualityConfig,
+    seed: int,
+    rows: int | None = None,
+    providers: int | None = None,
+):
     """Eq. 3 + Eq. 4 for every provider at once: (accuracy, loss) arrays of shape (P, R).
 
     `feature_sets` are (features, labels) pairs of obfuscated B_hat (with `secret=None`,
@@ -331,10 +419,29 @@ def finetune_and_score(m_init: MInit, depth: int, secret: Secret | None, feature
     val_x, val_y = validation
     val_features = collector_features(m_init, depth, val_x)
     hyper = Hyper(config.finetune_steps, config.finetune_batch, config.finetune_learning_rate)
-    return fit_and_score(graphdef, states, keys, list(feature_sets), val_features, np.asarray(val_y), hyper, secret, depth, rows, providers)
+    return fit_and_score(
+        graphdef,
+        states,
+        keys,
+        list(feature_sets),
+        val_features,
+        np.asarray(val_y),
+        hyper,
+        secret,
+        depth,
+        rows,
+        providers,
+    )
 
 
-def score_providers(secret_bytes: bytes, m_init_bytes: bytes, features: list[bytes], validation, config: QualityConfig | None = None, extractor_bytes: bytes | None = None):
+def score_providers(
+    secret_bytes: bytes,
+    m_init_bytes: bytes,
+    features: list[bytes],
+    validation,
+    config: QualityConfig | None = None,
+    extractor_bytes: bytes | None = None,
+):
     """Collector side: decode, fine-tune and score every provider's features; ranked list.
 
     `validation` is the collector's (images, labels) of the task classes.
@@ -345,7 +452,9 @@ def score_providers(secret_bytes: bytes, m_init_bytes: bytes, features: list[byt
     secret = load_secret(secret_bytes)
     m_init = load_m_init(m_init_bytes)
     if secret.m_init_sha256 != m_init.sha256:
-        raise QualityError(f"the secret was made from M_init {secret.m_init_sha256[:12]}, not from {m_init.sha256[:12]}")
+        raise QualityError(
+            f"the secret was made from M_init {secret.m_init_sha256[:12]}, not from {m_init.sha256[:12]}"
+        )
     if extractor_bytes is not None:
         check_secret_matches_extractor(secret, load_extractor(extractor_bytes))
     if not features:
@@ -356,23 +465,33 @@ def score_providers(secret_bytes: bytes, m_init_bytes: bytes, features: list[byt
         name = f"features file #{number + 1}"
         feature_set = load_features(blob, name)
         if feature_set.extractor_sha256 != secret.extractor_sha256:
-            raise QualityError(f"{name} was extracted with extractor {feature_set.extractor_sha256[:12]}, but the secret belongs to {secret.extractor_sha256[:12]}")
+            raise QualityError(
+                f"{name} was extracted with extractor {feature_set.extractor_sha256[:12]}, but the secret belongs to {secret.extractor_sha256[:12]}"
+            )
         if feature_set.features.shape[1:] != expected_shape or len(feature_set.features) == 0:
-            raise QualityError(f"{name}: features of shape {feature_set.features.shape}, expected (n>0, {', '.join(map(str, expected_shape))})")
+            raise QualityError(
+                f"{name}: features of shape {feature_set.features.shape}, expected (n>0, {', '.join(map(str, expected_shape))})"
+            )
         if feature_set.labels.min() < 0 or feature_set.labels.max() >= len(m_init.task_classes):
             raise QualityError(f"{name}: labels must be in 0..{len(m_init.task_classes) - 1}")
         sets.append((feature_set.features.astype(np.float32), feature_set.labels.astype(np.int32)))
     val_x, val_y = np.asarray(validation[0], np.float32), np.asarray(validation[1], np.int32)
     if val_x.shape[1:] != (m_init.arch.height, m_init.arch.width) or val_y.shape != (len(val_x),):
-        raise QualityError(f"validation images must be (N, {m_init.arch.height}, {m_init.arch.width}) with N labels, got {val_x.shape} and {val_y.shape}")
-    acc, loss = finetune_and_score(m_init, secret.depth, secret.secret, sets, (val_x, val_y), config, config.seed)
+        raise QualityError(
+            f"validation images must be (N, {m_init.arch.height}, {m_init.arch.width}) with N labels, got {val_x.shape} and {val_y.shape}"
+        )
+    acc, loss = finetune_and_score(
+        m_init, secret.depth, secret.secret, sets, (val_x, val_y), config, config.seed
+    )
     return rank(acc, loss, config.score_threshold)
 
 
 # ---------------------------------------------------------------- datasets
 
 
-def provider_dataset(config: QualityConfig, task, family: str, level: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def provider_dataset(
+    config: QualityConfig, task, family: str, level: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """A synthetic provider's dataset: the task's original pool under `family` at `level`."""
     from .corruptions import corrupt
 

@@ -18,10 +18,25 @@ def plot_selection(report: dict, directory: Path) -> list[Path]:
         figure, axes = plt.subplots(1, 4, figsize=(16, 3.6))
         means = [entry[m] for m in LABELS]
         spreads = [entry[f"{m}_spread"] for m in LABELS]
-        axes[0].bar(list(LABELS.values()), means, yerr=spreads, capsize=4, color=["tab:red", "tab:blue", "tab:green"])
+        axes[0].bar(
+            list(LABELS.values()),
+            means,
+            yerr=spreads,
+            capsize=4,
+            color=["tab:red", "tab:blue", "tab:green"],
+        )
         axes[0].set_ylim(0, 1.05)
         axes[0].set_title(f"(a) selection accuracy, {entry['groups']} groups")
-        for axis, (method, label), letter in zip(axes[1:], [("train_whole", "Train-Whole"), ("scratch_subset", "Scratch-Subset"), ("hyperx", "HyperX")], "bcd", strict=True):
+        for axis, (method, label), letter in zip(
+            axes[1:],
+            [
+                ("train_whole", "Train-Whole"),
+                ("scratch_subset", "Scratch-Subset"),
+                ("hyperx", "HyperX"),
+            ],
+            "bcd",
+            strict=True,
+        ):
             axis.plot(entry["levels"], entry[f"{method}_dataset_accuracy"], marker="o")
             axis.set_title(f"({letter}) {label}")
             axis.set_xlabel(f"{family} level")
@@ -40,7 +55,13 @@ def plot_sweep(summary: dict, title: str, xlabel: str, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     keys = list(summary)
     figure, axis = plt.subplots(figsize=(5, 3.6))
-    axis.errorbar(keys, [summary[k]["mean"] for k in keys], yerr=[summary[k]["spread"] for k in keys], marker="o", capsize=4)
+    axis.errorbar(
+        keys,
+        [summary[k]["mean"] for k in keys],
+        yerr=[summary[k]["spread"] for k in keys],
+        marker="o",
+        capsize=4,
+    )
     axis.set_xlabel(xlabel)
     axis.set_ylabel("M_eval validation accuracy")
     axis.set_title(title)
@@ -54,14 +75,30 @@ def plot_privacy(report: dict, directory: Path) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 3.6))
     inversion = report["inversion"]
-    names = ["classifier_accuracy_on_originals", "digits_of_pretrain_classes", "sample_photo_patches"]
-    values = [inversion[names[0]]] + [inversion[n]["classifier_accuracy_on_recovered"] for n in names[1:]]
-    left.bar(["originals", "recovered (aux: digits)", "recovered (aux: photos)"], [v["mean"] for v in values], yerr=[v["spread"] for v in values], capsize=4)
+    names = [
+        "classifier_accuracy_on_originals",
+        "digits_of_pretrain_classes",
+        "sample_photo_patches",
+    ]
+    values = [inversion[names[0]]] + [
+        inversion[n]["classifier_accuracy_on_recovered"] for n in names[1:]
+    ]
+    left.bar(
+        ["originals", "recovered (aux: digits)", "recovered (aux: photos)"],
+        [v["mean"] for v in values],
+        yerr=[v["spread"] for v in values],
+        capsize=4,
+    )
     left.axhline(inversion["chance"], color="grey", linestyle="--", label="chance")
     left.set_title("Inversion attack (Table 3)")
     left.legend()
     obfuscation = report["obfuscation"]
-    right.bar(list(obfuscation), [v["mean"] for v in obfuscation.values()], yerr=[v["spread"] for v in obfuscation.values()], capsize=4)
+    right.bar(
+        list(obfuscation),
+        [v["mean"] for v in obfuscation.values()],
+        yerr=[v["spread"] for v in obfuscation.values()],
+        capsize=4,
+    )
     right.set_title("Model using W_hat directly (Table 4)")
     right.set_xlabel("delta")
     figure.tight_layout()

@@ -36,7 +36,14 @@ def rank(accuracy: np.ndarray, loss: np.ndarray, threshold: float) -> list[Provi
     ranked = []
     for position, provider in enumerate(order(mean_acc, mean_loss), start=1):
         ranked.append(
-            ProviderScore(int(provider), float(mean_acc[provider]), float(accuracy[provider].std()), float(mean_loss[provider]), position, bool(mean_acc[provider] >= threshold))
+            ProviderScore(
+                int(provider),
+                float(mean_acc[provider]),
+                float(accuracy[provider].std()),
+                float(mean_loss[provider]),
+                position,
+                bool(mean_acc[provider] >= threshold),
+            )
         )
     return ranked
 
@@ -49,7 +56,9 @@ def optimal_provider(ranked: list[ProviderScore]) -> int | None:
     return None
 
 
-def selection_accuracy(accuracy: np.ndarray, loss: np.ndarray, group_size: int = 5) -> tuple[float, int]:
+def selection_accuracy(
+    accuracy: np.ndarray, loss: np.ndarray, group_size: int = 5
+) -> tuple[float, int]:
     """Fraction of the C(L, group_size) groups of datasets whose best-scored member is the
     least corrupted one (lowest level), and the number of groups.
 
@@ -59,7 +68,11 @@ def selection_accuracy(accuracy: np.ndarray, loss: np.ndarray, group_size: int =
     hits, groups = 0.0, 0
     for group in itertools.combinations(range(levels), group_size):
         acc, los = accuracy[list(group)], loss[list(group)]
-        best = [i for i in range(group_size) if acc[i] == acc.max() and los[i] == los[acc == acc.max()].min()]
+        best = [
+            i
+            for i in range(group_size)
+            if acc[i] == acc.max() and los[i] == los[acc == acc.max()].min()
+        ]
         hits += (0 in best) / len(best)
         groups += 1
     return hits / groups, groups

@@ -106,10 +106,24 @@ def provider_mesh() -> jax.sharding.Mesh | None:
     """A one-axis mesh over every device, or None on a single device."""
     if jax.device_count() == 1:
         return None
-    return jax.make_mesh((jax.device_count(),), ("providers",), axis_types=(jax.sharding.AxisType.Auto,))
+    return jax.make_mesh(
+        (jax.device_count(),), ("providers",), axis_types=(jax.sharding.AxisType.Auto,)
+    )
 
 
-def fit_and_score(graphdef, states, keys, datasets, val_x, val_y, hyper: Hyper, secret=None, decode_depth: int | None = None, rows: int | None = None, providers: int | None = None):
+def fit_and_score(
+    graphdef,
+    states,
+    keys,
+    datasets,
+    val_x,
+    val_y,
+    hyper: Hyper,
+    secret=None,
+    decode_depth: int | None = None,
+    rows: int | None = None,
+    providers: int | None = None,
+):
     """Train every (provider, replica) model on its dataset and score it on the validation
     set; numpy (P, R) accuracy and loss.
 
@@ -132,7 +146,9 @@ def fit_and_score(graphdef, states, keys, datasets, val_x, val_y, hyper: Hyper, 
         by_provider = NamedSharding(mesh, P("providers"))
         replicated = NamedSharding(mesh, P())
         x, y, counts = (jax.device_put(a, by_provider) for a in (x, y, counts))
-        states, keys, val_x, val_y, delta, sigma = jax.device_put((states, keys, val_x, val_y, delta, sigma), replicated)
+        states, keys, val_x, val_y, delta, sigma = jax.device_put(
+            (states, keys, val_x, val_y, delta, sigma), replicated
+        )
     accuracy, loss = program(states, keys, x, y, counts, val_x, val_y, delta, sigma)
     return np.asarray(accuracy)[:num_providers], np.asarray(loss)[:num_providers]
 
@@ -141,7 +157,9 @@ def stack_states(states: list) -> object:
     return jax.tree.map(lambda *leaves: jnp.stack(leaves), *states)
 
 
-def pad_datasets(datasets: list[tuple[np.ndarray, np.ndarray]], rows: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def pad_datasets(
+    datasets: list[tuple[np.ndarray, np.ndarray]], rows: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Stack datasets of different lengths: (P, N, ...), (P, N), counts (P,); N = max(rows, longest)."""
     longest = max([len(x) for x, _ in datasets] + [rows or 0])
     xs, ys = [], []
