@@ -7,7 +7,9 @@ A schedule is a list of plain JSON instructions (`"op"` names the kind):
   join           provider i joins session sid with a dataset of this quality (0-9)
   mine           one block, gap seconds after the head (1..MAX_GAP_S), holding the
                  listed pending transactions in that order (the rest wait)
-  advance        let time pass by this many seconds: the network delivers
+  advance        let time pass by this many seconds: honest transactions are mined
+                 block by block, and each jump in time ends with a block holding
+                 everything pending (the adversary's transactions included)
   drop           a pending transaction vanishes from the mempool
   reorg          the last depth non-final blocks are dropped; their transactions go
                  back to the mempool (requeue) or are lost
@@ -16,8 +18,11 @@ A schedule is a list of plain JSON instructions (`"op"` names the kind):
   call           a corrupted party calls an interface of Prot_SC: session, target
                  provider, and a variant naming the arguments (honest, wrong keys, ...)
 
+A trace file is {"version": 1, "providers": n, "steps": [instruction, ...]}.
+
 After every instruction all parties react (`on_block`): honest parties are always
-online. `World` runs the real world (Prot_COL, Prot_PRI, Prot_SC over F_BC and
+online. At the end (`finish`) time runs past every deadline, honest parties pull
+their money, and so does the adversary for its corrupted parties. `World` runs the real world (Prot_COL, Prot_PRI, Prot_SC over F_BC and
 F_DS) and, through the simulator, the ideal world (F_HyperX), and reads off what
 the refinement compares.
 
@@ -36,7 +41,6 @@ always meet their deadlines. Without these the refinement would rightly fail, as
 an honest party could then be penalised.
 """
 
-import json
 from dataclasses import dataclass
 
 from . import contract
@@ -628,10 +632,6 @@ def _build_create_session(world: World, ins: dict, adr_theta: bytes):
             args["adr_theta"],
         ),
     )
-
-
-def dump_trace(steps: list[dict], n_providers: int = 3) -> str:
-    return json.dumps({"version": 1, "providers": n_providers, "steps": steps}, indent=1)
 
 
 def check_trace(trace) -> dict:
