@@ -8,7 +8,7 @@ import pytest
 
 import hyperx.spec.contract as spec
 from hyperx.verify.mutants import EQUIVALENT, generate_mutants, get_mutant, read_spec_source
-from hyperx.verify.runner import PROFILES, VerifyProfile, run_mutant
+from hyperx.verify.runner import PROFILES, VerifyProfile, run_mutant, select_mutants
 
 COLLECTOR = "0x" + "11" * 20
 PROVIDER = "0x" + "22" * 20
@@ -148,6 +148,15 @@ def test_suite_kills_mutant(by_id, mutant_id):
     outcome = run_mutant(by_id[mutant_id], SMALL)
     assert outcome.killed, f"{mutant_id} survived the differential check and the refinement"
     assert outcome.id == mutant_id
+
+
+def test_sample_is_the_same_subset_every_time(mutants):
+    sample = select_mutants(20)
+    assert len(sample) == 20
+    assert sample == select_mutants(20)
+    order = [m.id for m in mutants]
+    assert sample == sorted(sample, key=order.index)
+    assert select_mutants() == order
 
 
 def test_profiles_meet_the_issue_numbers():

@@ -16,6 +16,7 @@ from hyperx.verify import runner
 from hyperx.verify.cli import print_report, verify
 from hyperx.verify.mutants import EQUIVALENT, get_mutant
 from hyperx.verify.refinement import RefinementReport, run_refinement
+from hyperx.verify.runner import select_mutants
 
 TINY = runner.VerifyProfile(
     "quick", schedules=5, min_steps=20, proof_examples=20, mutant_schedules=5, mutant_examples=5
@@ -168,6 +169,12 @@ def test_report_with_a_crashed_mutant_fails_even_if_listed_equivalent():
             ["--replay", "trace.json", "--mutants"],
             {},
             "error: --replay runs one saved trace; drop --mutants",
+        ),
+        (["--sample", "3"], {}, "error: --sample picks mutants to run; add --mutants"),
+        (
+            ["--mutants", "--sample", "0"],
+            {},
+            f"error: --sample: 0 is not in [1, {len(select_mutants())}] (the mutant count)",
         ),
     ],
 )

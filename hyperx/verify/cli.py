@@ -26,6 +26,7 @@ from hyperx.verify.runner import (
     get_profile,
     read_trace,
     run_verify,
+    select_mutants,
 )
 
 PHASES = {"proofs": "Z3 proofs", "refinement": "refinement schedules", "mutants": "mutants"}
@@ -43,6 +44,10 @@ def verify(
         bool,
         typer.Option("--mutants", help="Also run every mutant of Prot_SC and score the kills."),
     ] = False,
+    sample: Annotated[
+        int | None,
+        typer.Option(metavar="N", help="With --mutants: run N of them, the same N every run."),
+    ] = None,
     json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object on stdout, nothing else.")
     ] = False,
@@ -55,7 +60,8 @@ def verify(
     stderr = Console(stderr=True)
     try:
         chosen = get_profile(profile)
-        check_options(mutants, replay)
+        check_options(mutants, replay, sample)
+        mutant_ids = select_mutants(sample) if mutants else None
         trace = read_trace(replay) if replay is not None else None
     except VerifyInputError as error:
         stderr.print(f"[red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
@@ -80,7 +86,7 @@ def verify(
                 tasks[phase], completed=done, total=total, description=description
             )
 
-        report = run_verify(chosen, mutants=mutants, trace=trace, progress=on_progress)
+        report = run_verify(chosen, mutants=mutant_ids, trace=trace, progress=on_progress)
 
     if report.refinement.failures and report.refinement.message:
         reason = report.refinement.message.strip().splitlines()[0]

@@ -17,6 +17,7 @@ not shrink their failures (only the kill matters).
 
 import json
 import os
+import random
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -181,21 +182,36 @@ def read_trace(path: Path) -> dict:
         raise VerifyInputError(f"--replay: {reason}") from error
 
 
-def check_options(mutants: bool, replay_path: Path | None) -> None:
+def check_options(mutants: bool, replay_path: Path | None, sample: int | None) -> None:
     if replay_path is not None and mutants:
         raise VerifyInputError("--replay runs one saved trace; drop --mutants")
+    if sample is not None and not mutants:
+        raise VerifyInputError("--sample picks mutants to run; add --mutants")
+
+
+def select_mutants(sample: int | None = None) -> list[str]:
+    """The ids of every mutant, or of `sample` of them drawn with a fixed seed (the
+    same sample on every run), in source order."""
+    ids = [mutant.id for mutant in generate_mutants()]
+    if sample is None:
+        return ids
+    if not 0 < sample <= len(ids):
+        raise VerifyInputError(f"--sample: {sample} is not in [1, {len(ids)}] (the mutant count)")
+    chosen = set(random.Random(MUTANT_SEED).sample(ids, sample))
+    return [mutant_id for mutant_id in ids if mutant_id in chosen]
 
 
 def run_verify(
     profile: VerifyProfile,
     *,
-    mutants: bool = False,
+    mutants: list[str] | None = None,
     trace: dict | None = None,
     progress: Progress | None = None,
     workers: int | None = None,
 ) -> VerifyReport:
-    """Run the proofs, the refinement suite and (with `mutants`) the mutation run;
-    with a `trace` (from `read_trace`), replay that one schedule instead."""
+    """Run the proofs, the refinement suite and (given `mutants`, ids from
+    `select_mutants`) the mutation run; with a `trace` (from `read_trace`), replay
+    that one schedule instead."""
     report_progress = progress or (lambda phase, done, total, note: None)
     start = time.perf_counter()
 
@@ -215,18 +231,19 @@ def run_verify(
         FAILING_TRACE.write_text(json.dumps(refinement.failing_trace, indent=2))
         failing_trace = FAILING_TRACE
 
-    mutants_report = run_mutants(profile, report_progress, workers) if mutants else None
+    mutants_report = None
+    if mutants is not None:
+        mutants_report = run_mutants(mutants, profile, report_progress, workers)
     return VerifyReport(
         profile.name, proofs, refinement, mutants_report, time.perf_counter() - start, failing_trace
     )
 
 
 def run_mutants(
-    profile: VerifyProfile, progress: Progress, workers: int | None = None
+    ids: list[str], profile: VerifyProfile, progress: Progress, workers: int | None = None
 ) -> MutantsReport:
-    """Every mutant through `run_mutant`, in parallel processes (inline with one
-    worker), reported in source order."""
-    ids = [mutant.id for mutant in generate_mutants()]
+    """The mutants through `run_mutant`, in parallel processes (inline with one
+    worker), reported in the order given."""
     workers = workers or os.cpu_count() or 1
     progress("mutants", 0, len(ids), "")
     outcomes = {}
