@@ -95,7 +95,19 @@ def test_pipeline_commands(workdir):
         workdir / "val.npz",
         "--tiny",
     ]
-    scored = invoke_json(*score, "--extractor", extractor, "--threshold", 0.3)
+    scored = invoke_json(
+        *score,
+        "--extractor",
+        extractor,
+        "--threshold",
+        0.3,
+        "--m-eval-out",
+        workdir / "m_eval.ckpt",
+    )
+    assert (
+        scored["m_eval"] == str(workdir / "m_eval.ckpt")
+        and (workdir / "m_eval.ckpt").stat().st_size > 0
+    )
     assert [r["rank"] for r in scored["ranking"]] == [1, 2]
     assert scored["optimal"] == str(workdir / "f0.bin")
     table = invoke(*score)

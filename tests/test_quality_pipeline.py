@@ -13,6 +13,7 @@ from hyperx.impl.quality import checkpoints, corruptions, data, pipeline
 from hyperx.impl.quality.baselines import train_from_scratch
 from hyperx.impl.quality.config import QualityConfig
 from hyperx.impl.quality.errors import QualityError
+from hyperx.impl.quality.models import after_layer
 from hyperx.impl.quality.scoring import optimal_provider, selection_accuracy
 
 CONFIG = QualityConfig.tiny()
@@ -46,7 +47,7 @@ def test_smoke_whole_pipeline(task, m_init_bytes, published):
     features = [pipeline.extract_features(extractor, x, y, rows) for x, y, rows in providers]
     for (x, y, rows), blob in zip(providers, features, strict=True):
         assert pipeline.review(extractor, x[rows], y[rows], blob)
-    ranked = pipeline.score_providers(
+    ranked, m_evals = pipeline.score_providers_and_models(
         secret,
         m_init_bytes,
         features,
@@ -60,6 +61,21 @@ def test_smoke_whole_pipeline(task, m_init_bytes, published):
     assert by_provider[0].accuracy > by_provider[2].accuracy + 0.2
     assert by_provider[2].eligible is False
     assert optimal_provider(ranked) == ranked[0].provider
+    # M_eval of the best provider (its first fine-tune) reloads and scores as reported.
+    head, depth = pipeline.load_m_eval(m_evals[0])
+    m_init = pipeline.load_m_init(m_init_bytes)
+    activated = after_layer(depth, pipeline.collector_features(m_init, depth, task.validation_x))
+    accuracy = float(np.mean(np.argmax(head(activated), -1) == task.validation_y))
+    best = by_provider[0]
+    assert (
+        min(
+            abs(accuracy - best.accuracy - best.accuracy_spread),
+            abs(accuracy - best.accuracy + best.accuracy_spread),
+        )
+        < 1e-5
+    )
+    with pytest.raises(QualityError, match="is a 'features' file, expected a 'm_eval' file"):
+        pipeline.load_m_eval(features[0])
 
 
 def test_baselines_score_every_dataset(task, m_init_bytes):

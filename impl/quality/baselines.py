@@ -43,7 +43,7 @@ def train_from_scratch(
     graphdef, states = scratch_states(arch, config.finetunes_per_dataset, seed)
     keys = jax.random.split(jax.random.key(seed + 7919), config.finetunes_per_dataset)
     hyper = Hyper(config.baseline_steps, config.baseline_batch, config.baseline_learning_rate)
-    return fit_and_score(
+    accuracy, loss, _ = fit_and_score(
         graphdef,
         states,
         keys,
@@ -54,3 +54,4 @@ def train_from_scratch(
         rows=rows,
         providers=providers,
     )
+    return accuracy, loss

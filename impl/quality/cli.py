@@ -349,6 +349,9 @@ def score(
     threshold: Annotated[
         float, typer.Option("--threshold", help="Providers scoring below are never selected.")
     ] = 0.0,
+    m_eval_out: Annotated[
+        Path | None, typer.Option("--m-eval-out", help="Write the optimal provider's M_eval here.")
+    ] = None,
     tiny: TINY = False,
     as_json: JSON = False,
 ):
@@ -358,7 +361,7 @@ def score(
     config = make_config(tiny).replace(score_threshold=threshold)
     blobs = [checkpoints.read_bytes(p, "features") for p in features]
     extractor = checkpoints.read_bytes(extractor_path, "extractor") if extractor_path else None
-    ranked = pipeline.score_providers(
+    ranked, m_evals = pipeline.score_providers_and_models(
         checkpoints.read_bytes(secret_path, "secret"),
         checkpoints.read_bytes(m_init_path, "M_init"),
         blobs,
@@ -371,7 +374,11 @@ def score(
         "ranking": [dict(s.to_dict(), features=str(features[s.provider])) for s in ranked],
         "optimal": None if best is None else str(features[best]),
         "threshold": threshold,
+        "m_eval": None,
     }
+    if m_eval_out is not None and best is not None:
+        checkpoints.write_bytes(m_eval_out, m_evals[best])
+        result["m_eval"] = str(m_eval_out)
     table = Table(title="Provider ranking")
     for column in ("rank", "features", "accuracy", "spread", "loss", "eligible"):
         table.add_column(column)

@@ -407,8 +407,10 @@ def finetune_and_score(
     seed: int,
     rows: int | None = None,
     providers: int | None = None,
+    with_models: bool = False,
 ):
-    """Eq. 3 + Eq. 4 for every provider at once: (accuracy, loss) arrays of shape (P, R).
+    """Eq. 3 + Eq. 4 for every provider at once: (accuracy, loss) arrays of shape (P, R),
+    and with `with_models` the trained heads (graphdef, states of shape (P, R, ...)).
 
     `feature_sets` are (features, labels) pairs of obfuscated B_hat (with `secret=None`,
     plain features of M_init's first K layers); Eq. 3 runs inside the compiled program.
@@ -419,7 +421,7 @@ def finetune_and_score(
     val_x, val_y = validation
     val_features = collector_features(m_init, depth, val_x)
     hyper = Hyper(config.finetune_steps, config.finetune_batch, config.finetune_learning_rate)
-    return fit_and_score(
+    accuracy, loss, trained = fit_and_score(
         graphdef,
         states,
         keys,
@@ -432,6 +434,9 @@ def finetune_and_score(
         rows,
         providers,
     )
+    if with_models:
+        return accuracy, loss, (graphdef, trained)
+    return accuracy, loss
 
 
 def score_providers(
@@ -446,6 +451,20 @@ def score_providers(
 
     `validation` is the collector's (images, labels) of the task classes.
     """
+    return score_providers_and_models(
+        secret_bytes, m_init_bytes, features, validation, config, extractor_bytes
+    )[0]
+
+
+def score_providers_and_models(
+    secret_bytes: bytes,
+    m_init_bytes: bytes,
+    features: list[bytes],
+    validation,
+    config: QualityConfig | None = None,
+    extractor_bytes: bytes | None = None,
+):
+    """`score_providers`, and each provider's M_eval checkpoint bytes (its first fine-tune)."""
     from .scoring import rank
 
     config = config or QualityConfig.default()
@@ -480,10 +499,52 @@ def score_providers(
         raise QualityError(
             f"validation images must be (N, {m_init.arch.height}, {m_init.arch.width}) with N labels, got {val_x.shape} and {val_y.shape}"
         )
-    acc, loss = finetune_and_score(
-        m_init, secret.depth, secret.secret, sets, (val_x, val_y), config, config.seed
+    acc, loss, (graphdef, trained) = finetune_and_score(
+        m_init,
+        secret.depth,
+        secret.secret,
+        sets,
+        (val_x, val_y),
+        config,
+        config.seed,
+        with_models=True,
     )
-    return rank(acc, loss, config.score_threshold)
+    m_evals = []
+    for provider in range(len(sets)):
+        head = nnx.to_pure_dict(
+            jax.tree.map(lambda leaf, p=provider: np.asarray(leaf[p, 0]), trained)
+        )
+        m_evals.append(
+            checkpoints.dump(
+                "m_eval",
+                {
+                    "architecture": m_init.arch.to_dict(),
+                    "depth": secret.depth,
+                    "num_classes": len(m_init.task_classes),
+                    "m_init_sha256": m_init.sha256,
+                    "features_sha256": checkpoints.content_hash(features[provider]),
+                    "params": checkpoints.flatten_params(head),
+                },
+            )
+        )
+    return rank(acc, loss, config.score_threshold), m_evals
+
+
+def load_m_eval(blob: bytes, name: str = "M_eval checkpoint") -> tuple[EvalHead, int]:
+    """The evaluation head and its depth K; its input is B of Eq. 3 (decoded, activated)."""
+    content = checkpoints.load(blob, "m_eval", name)
+    arch, depth = Architecture.from_dict(content["architecture"]), int(content["depth"])
+    check_depth(depth)
+    head = EvalHead(arch, depth, int(content["num_classes"]), rngs=nnx.Rngs(0))
+    state = nnx.state(head)
+    try:
+        nnx.replace_by_pure_dict(
+            state, jax.tree.map(jnp.asarray, checkpoints.unflatten_params(content["params"]))
+        )
+    except (KeyError, ValueError):
+        raise QualityError(f"{name}: parameters do not match its architecture") from None
+    nnx.update(head, state)
+    return head, depth
 
 
 # ---------------------------------------------------------------- datasets

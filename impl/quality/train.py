@@ -81,14 +81,14 @@ def compiled_fit_and_score(graphdef: nnx.GraphDef, hyper: Hyper, decode_depth: i
     `decode_depth` K the data are obfuscated features B_hat: Eq. 3 decodes them and
     applies f_actv (layer K's activation and pooling) once, before the training loop;
     the validation set is then the collector's plain features of the same K layers.
-    Output: accuracy and loss (P, R).
+    Output: accuracy and loss (P, R), and the trained models (P, R, ...).
     """
     optimizer, loop = make_train_loop(graphdef, hyper)
 
     def one(state, key, x, y, count, val_x, val_y):
         keys = jax.random.split(key, hyper.steps)
         state, _, _ = loop(state, optimizer.init(state), x, y, count, keys)
-        return evaluate(graphdef, state, val_x, val_y)
+        return *evaluate(graphdef, state, val_x, val_y), state
 
     per_replica = jax.vmap(one, in_axes=(0, 0, None, None, None, None, None))
     per_provider = jax.vmap(per_replica, in_axes=(None, None, 0, 0, 0, None, None))
@@ -125,7 +125,7 @@ def fit_and_score(
     providers: int | None = None,
 ):
     """Train every (provider, replica) model on its dataset and score it on the validation
-    set; numpy (P, R) accuracy and loss.
+    set: numpy (P, R) accuracy and loss, and the trained states (P, R, ...).
 
     Datasets are padded to `rows` rows and the provider axis to `providers` (then to a
     multiple of the device count) so that calls of different sizes share one compiled
@@ -149,8 +149,9 @@ def fit_and_score(
         states, keys, val_x, val_y, delta, sigma = jax.device_put(
             (states, keys, val_x, val_y, delta, sigma), replicated
         )
-    accuracy, loss = program(states, keys, x, y, counts, val_x, val_y, delta, sigma)
-    return np.asarray(accuracy)[:num_providers], np.asarray(loss)[:num_providers]
+    accuracy, loss, trained = program(states, keys, x, y, counts, val_x, val_y, delta, sigma)
+    trained = jax.tree.map(lambda leaf: leaf[:num_providers], trained)
+    return np.asarray(accuracy)[:num_providers], np.asarray(loss)[:num_providers], trained
 
 
 def stack_states(states: list) -> object:
