@@ -17,6 +17,7 @@ Provider, after SampleData
 
 Collector, evaluation and review
     ranked = score_providers(secret, m_init, [features, ...], validation, config, extractor)
+    ranked, m_evals = score_providers_and_models(...)          # same, plus each provider's M_eval bytes
     best = optimal_provider(ranked)                              # None when nobody passes the threshold
     ok = review(extractor, revealed_x, revealed_y, features)     # revealed entries, in the sampled order
 
@@ -31,12 +32,14 @@ from .errors import QualityError
 from .pipeline import (
     extract_features,
     load_features,
+    load_m_eval,
     load_secret,
     pretrain,
     provider_dataset,
     publish,
     review,
     score_providers,
+    score_providers_and_models,
 )
 from .scoring import ProviderScore, optimal_provider
 
@@ -51,6 +54,7 @@ __all__ = [
     "load_digits_images",
     "load_features",
     "load_images",
+    "load_m_eval",
     "load_secret",
     "make_task",
     "optimal_provider",
@@ -59,4 +63,5 @@ __all__ = [
     "publish",
     "review",
     "score_providers",
+    "score_providers_and_models",
 ]
