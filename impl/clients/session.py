@@ -10,7 +10,7 @@ to the next deadline when no party has anything to do, instead of waiting for it
 import hashlib
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -103,12 +103,16 @@ class Loop:
     fast_forward: bool = True
     max_idle_turns: int = 3
     poll_s: float = 0.2
-    on_turn: object = None
-    timeline: list = field(default_factory=list)
 
     def run(self, timeout_s: float, until=None) -> None:
-        """Turns until every party is done, or until `until()` holds after a turn."""
-        start, idle = time.monotonic(), 0
+        """Turns until every party is done, or until `until()` holds after a turn.
+
+        When fast-forwarding, an idle loop first mines single blocks, as many as the
+        deepest confirmation depth (events below the head become actionable), and only
+        then moves the clock to the next deadline.
+        """
+        depth = max((getattr(p, "confirmations", 0) for p in self.parties), default=0)
+        start, idle, nudges = time.monotonic(), 0, 0
         while not all(p.is_done() for p in self.parties) and not (until and until()):
             if time.monotonic() - start > timeout_s:
                 waiting = [f"{p.role} {p.address}" for p in self.parties if not p.is_done()]
@@ -118,14 +122,16 @@ class Loop:
             progressed = False
             for party in self.parties:
                 progressed |= party.step()
-            if self.on_turn is not None:
-                self.on_turn()
-            idle = 0 if progressed else idle + 1
+            idle, nudges = (0, 0) if progressed else (idle + 1, nudges)
             if idle >= self.max_idle_turns:
-                if self.fast_forward:
-                    self.skip_to_next_deadline()
-                else:
+                if not self.fast_forward:
                     time.sleep(self.poll_s)
+                elif nudges < depth:
+                    self.ledger.advance_time(1)
+                    nudges += 1
+                else:
+                    self.skip_to_next_deadline()
+                    nudges = 0
                 idle = 0
 
     def skip_to_next_deadline(self) -> None:
