@@ -412,25 +412,42 @@ class World:
             ahead = [w for w in self.wakeups() if w > now]
             if not ahead and not self.chain.mempool:
                 break
+            if ahead:
+                self._adversary_claims()
             self._fair_block(min(ahead, default=self.chain.now + 1), everything=True)
             self.last_jump = self.chain.height
             self.settle()
-        self._adversary_collects()
+        self._adversary_claims()
+        self._fair_block(self.chain.now + 1, everything=True)
+        self.settle()
         self.ideal.finish()
 
-    def _adversary_collects(self) -> None:
-        """At the end the adversary takes whatever the contract pays its corrupted
-        parties (so every payout path meets the checks, not only the honest ones)."""
+    def _adversary_claims(self) -> None:
+        """The adversary takes whatever the contract pays its corrupted parties, as
+        early as it might be paid: its claims ride in each block that ends a jump
+        in time, stamped exactly at a deadline, and once more at the end (so every
+        payout path, and every deadline's boundary, meets the checks)."""
+        pending = {
+            (tx.sender, tx.call.name, tx.call.args)
+            for tx in self.chain.mempool
+            if tx.call.name in ("claim_deposit", "claim_refund")
+        }
         for party in self.parties.values():
             if not party.corrupted:
                 continue
             for sid, view in party.sessions.items():
-                if party.address in view.registered:
-                    self.chain.submit(party.address, 0, "claim_deposit", sid)
-                if party.address == view.collector and view.phase != CLOSED:
-                    self.chain.submit(party.address, 0, "claim_refund", sid)
-        self._fair_block(self.chain.now + 1, everything=True)
-        self.settle()
+                claims = []
+                if party.address in view.registered and party.address not in view.deposits_claimed:
+                    claims.append("claim_deposit")
+                if (
+                    party.address == view.collector
+                    and view.phase != CLOSED
+                    and not view.refund_claimed
+                ):
+                    claims.append("claim_refund")
+                for name in claims:
+                    if (party.address, name, (sid,)) not in pending:
+                        self.chain.submit(party.address, 0, name, sid)
 
     # Observables
 

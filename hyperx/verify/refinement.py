@@ -69,6 +69,12 @@ from hyperx.spec.schedule import (
 )
 
 N_PROVIDERS = 3
+PARTY_NAMES = ["C"] + [f"P{i}" for i in range(N_PROVIDERS)]
+# Deviations at the steps that decide a session's outcome: the collector aborting
+# after (or before) the review, a candidate or an optimal provider going silent
+BYZANTINE_PLANS = [("C", "SubmitReview"), ("C", "SetCandidate"), ("C", "SetOptimal")] + [
+    (f"P{i}", at) for i in range(N_PROVIDERS) for at in ("SetCandidate", "SetOptimal")
+]
 MAX_SESSIONS = 2
 MAX_CORRUPTED = 2
 
@@ -560,10 +566,8 @@ class RefinementMachine(RuleBasedStateMachine):
         qualities=st.lists(quality, min_size=N_PROVIDERS, max_size=N_PROVIDERS),
         byzantine=st.one_of(
             st.none(),
-            st.tuples(
-                st.sampled_from(["C"] + [f"P{i}" for i in range(N_PROVIDERS)]),
-                st.sampled_from(CORRUPTION_POINTS),
-            ),
+            st.sampled_from(BYZANTINE_PLANS),
+            st.tuples(st.sampled_from(PARTY_NAMES), st.sampled_from(CORRUPTION_POINTS)),
         ),
     )
     def first_session(self, reward, pct_bps, shards, evaluation_s, threshold, qualities, byzantine):
@@ -660,7 +664,7 @@ class RefinementMachine(RuleBasedStateMachine):
     @rule(
         target=txs,
         data=st.data(),
-        sid=st.one_of(sessions, st.sampled_from([-1, MAX_SESSIONS])),
+        sid=st.one_of(sessions, st.sampled_from([-1, 1, MAX_SESSIONS, MAX_SESSIONS + 1])),
         interface=st.sampled_from(INTERFACE_NAMES),
         variant=st.sampled_from(VARIANTS),
         target_provider=st.integers(0, 15),  # a provider, modulo their number
