@@ -15,7 +15,8 @@ A schedule is a list of plain JSON instructions (`"op"` names the kind):
                  back to the mempool (requeue) or are lost
   corrupt        a party (C, P0, P1, ...) is handed to the adversary, now or at the
                  first final event of a given name (see CORRUPTION_POINTS)
-  call           a corrupted party calls an interface of Prot_SC: session, target
+  call           a corrupted party (or X, the adversary's own account, corrupted
+                 from the start) calls an interface of Prot_SC: session, target
                  provider, and a variant naming the arguments (honest, wrong keys, ...)
 
 A trace file is {"version": 1, "providers": n, "steps": [instruction, ...]}.
@@ -79,6 +80,7 @@ MAX_DISRUPTIONS = 3
 HOP_BOUND_S = (FINALITY_DEPTH + DELTA_BLOCKS + 1) * (1 + MAX_DISRUPTIONS) * MAX_GAP_S
 PERIOD_S = 300  # cf_review_s and cf_claim_s: longer than one hop
 EVALUATION_SLACK_S = 2 * HOP_BOUND_S  # sample + features after a registration
+OUTSIDER = "X"
 GENESIS_TIME = 1_700_000_000
 COLLECTOR_FUNDS = 10**9
 PROVIDER_FUNDS = 10**7
@@ -217,12 +219,20 @@ class World:
         ]
         self.parties: dict[str, Party] = {"C": self.collector}
         self.parties.update({f"P{i}": p for i, p in enumerate(self.providers)})
+        # X: the adversary's own account, outside the protocol, corrupted from the
+        # start: it may call any interface in any role, like a corrupted party
+        self.address[OUTSIDER] = address_of(OUTSIDER)
+        self.name_of[self.address[OUTSIDER]] = OUTSIDER
+        self.parties[OUTSIDER] = Party(self.address[OUTSIDER])
         self.chain.fund(self.address["C"], COLLECTOR_FUNDS)
-        for provider in self.providers:
-            self.chain.fund(provider.address, PROVIDER_FUNDS)
+        for name in self.parties:
+            if name != "C":
+                self.chain.fund(self.address[name], PROVIDER_FUNDS)
         self.initial = dict(self.chain.balances)
         self.ideal = FHyperX(extract_features, evaluate_features, self.initial, EVALUATION_SLACK_S)
         self.simulator = Simulator(self.ideal)
+        self.parties[OUTSIDER].corrupt()
+        self.simulator.on_corrupt(self.address[OUTSIDER])
         self.seen: dict[int, Transaction] = {}  # every transaction ever broadcast
         self.first_seen: dict[int, int] = {}  # tx id -> height when first pending
         self.disruptions = 0
@@ -520,7 +530,7 @@ def build_adversary_call(world: World, party: Party, ins: dict):
     or from the wrong role); "wrong": arguments that break that step."""
     sid, interface, wrong = ins["sid"], ins["interface"], ins["variant"] == "wrong"
     view = party.sessions.get(sid)
-    target = world.address[f"P{ins['target'] % (len(world.names) - 1)}"]
+    target = world.address[f"P{ins['target'] % len(world.providers)}"]
     junk = keccak256(b"junk" + repr(ins).encode())
     if interface == "create_session":
         return _build_create_session(world, ins, junk)

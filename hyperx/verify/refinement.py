@@ -654,13 +654,12 @@ class RefinementMachine(RuleBasedStateMachine):
         return self._step({"op": "reorg", "depth": depth, "requeue": requeue})
 
     @precondition(
-        lambda self: sum(p.corrupted for p in self.world.parties.values()) < MAX_CORRUPTED
+        lambda self: sum(not self.world.is_honest(n) for n in self.world.names) < MAX_CORRUPTED
     )
     @rule(target=txs, party=parties, at=st.sampled_from(CORRUPTION_POINTS))
     def corrupt(self, party, at):
         return self._step({"op": "corrupt", "party": party, "at": at})
 
-    @precondition(lambda self: any(p.corrupted for p in self.world.parties.values()))
     @rule(
         target=txs,
         data=st.data(),
@@ -695,8 +694,8 @@ class RefinementMachine(RuleBasedStateMachine):
             self.stats.steps += self.steps
         for outcome, *_ in self.world.observables()[0].outcomes.values():
             self.stats.outcomes[outcome] += 1
-        self.stats.outcomes["with corruption"] += any(
-            p.corrupted for p in self.world.parties.values()
+        self.stats.outcomes["with corruption"] += not all(
+            map(self.world.is_honest, self.world.names)
         )
 
 
