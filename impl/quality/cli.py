@@ -157,7 +157,7 @@ def publish(
     ],
     depth: Annotated[
         int, typer.Option("--depth", "-k", help="K: the extractor keeps M_init's first K layers.")
-    ] = 2,
+    ] = QualityConfig.default().extractor_depth,
     seed: SEED = 0,
     as_json: JSON = False,
 ):
