@@ -150,6 +150,15 @@ def fit_and_score(
             (states, keys, val_x, val_y, delta, sigma), replicated
         )
     accuracy, loss, trained = program(states, keys, x, y, counts, val_x, val_y, delta, sigma)
+    if jax.process_count() > 1:
+        # Under jax.distributed each host holds only its shard of the provider axis; every
+        # host passes the same inputs (device_put accepts them) and gathers the results.
+        # Not exercised here: this machine is one host.
+        from jax.experimental import multihost_utils
+
+        accuracy, loss, trained = multihost_utils.process_allgather(
+            (accuracy, loss, trained), tiled=True
+        )
     trained = jax.tree.map(lambda leaf: leaf[:num_providers], trained)
     return np.asarray(accuracy)[:num_providers], np.asarray(loss)[:num_providers], trained
 
