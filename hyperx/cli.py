@@ -1,107 +1,120 @@
 """The `hyperx` command: verify, contract, bench, session, collector, provider.
 
-A thin entry point: each command group lives in the layer it drives and is mounted
-here. A group whose optional dependencies are not installed (e.g. `hyperx[chain]`)
-is replaced by a command that says which extra to install.
+A thin entry point: each command group lives in the layer it drives and is imported
+only when it runs, so `hyperx --help` does not load JAX or web3. A group whose
+optional dependencies are not installed (e.g. `hyperx[chain]`) says which extra to
+install instead of failing with a traceback.
 """
 
 import importlib
+from dataclasses import dataclass
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
+
+
+@dataclass(frozen=True)
+class Mount:
+    module: str
+    attribute: str
+    extra: str
+    help: str
+
+
+COMMANDS = {
+    "verify": Mount(
+        "hyperx.verify.cli", "verify", "core", "Run the Z3 proofs and the refinement suite."
+    ),
+    "contract": Mount(
+        "hyperx.impl.chain.cli", "contract_app", "chain", "Compile and deploy the trading contract."
+    ),
+    "session": Mount(
+        "hyperx.impl.clients.cli", "session_app", "chain,eval", "Run a whole trading session."
+    ),
+    "collector": Mount(
+        "hyperx.impl.clients.cli", "collector_app", "chain,eval", "Run the collector alone."
+    ),
+    "provider": Mount(
+        "hyperx.impl.clients.cli", "provider_app", "chain,eval", "Run a provider alone."
+    ),
+}
+BENCHMARKS = {
+    "gas": Mount(
+        "hyperx.impl.chain.cli",
+        "bench_gas",
+        "chain",
+        "Gas per interface and party, beside the paper's Table 1.",
+    ),
+}
+
+
+def _load(name: str, mount: Mount):
+    try:
+        target = getattr(importlib.import_module(mount.module), mount.attribute)
+    except ModuleNotFoundError as error:
+        if error.name and (mount.module + ".").startswith(error.name + "."):
+            raise  # a layer of HyperX itself is missing: a broken install
+        target = _missing(name, mount, error)
+    if isinstance(target, typer.Typer):
+        command = typer.main.get_group(target)
+    else:
+        single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+        single.command(name=name, help=mount.help)(target)
+        command = typer.main.get_command(single)
+    command.name = name
+    return command
+
+
+def _missing(name: str, mount: Mount, error: ImportError):
+    def explain() -> None:
+        Console(stderr=True).print(
+            f"[red]error:[/] `{name}` needs the optional dependencies hyperx[{mount.extra}] "
+            f"(missing: {error.name}); install them with: pip install 'hyperx[{mount.extra}]'"
+        )
+        raise typer.Exit(2)
+
+    return explain
+
+
+def _lazy_group(mounts: dict[str, Mount]) -> type[TyperGroup]:
+    class LazyGroup(TyperGroup):
+        def list_commands(self, ctx) -> list[str]:
+            return [*super().list_commands(ctx), *mounts]
+
+        def get_command(self, ctx, name: str):
+            if name in mounts:
+                return _load(name, mounts[name])
+            return super().get_command(ctx, name)
+
+        def format_commands(self, ctx, formatter) -> None:
+            # help lines come from the table above, without importing any layer
+            rows = []
+            for name in super().list_commands(ctx):
+                rows.append((name, super().get_command(ctx, name).get_short_help_str()))
+            rows += [(name, mount.help) for name, mount in mounts.items()]
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    return LazyGroup
+
 
 app = typer.Typer(
     name="hyperx",
     help="HyperX: a trust-free data marketplace for deep learning.",
+    cls=_lazy_group(COMMANDS),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
-bench_app = typer.Typer(help="Benchmarks that print measured figures.", no_args_is_help=True)
+bench_app = typer.Typer(
+    help="Benchmarks that print measured figures.",
+    cls=_lazy_group(BENCHMARKS),
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 app.add_typer(bench_app, name="bench")
-
-# (command path, module, attribute, kind, extra that provides it, help)
-MOUNTS = [
-    (
-        ("verify",),
-        "hyperx.verify.cli",
-        "verify",
-        "command",
-        "core",
-        "Run the Z3 proofs and the refinement suite.",
-    ),
-    (
-        ("contract",),
-        "hyperx.impl.chain.cli",
-        "contract_app",
-        "group",
-        "chain",
-        "Compile and deploy the trading contract.",
-    ),
-    (
-        ("bench", "gas"),
-        "hyperx.impl.chain.cli",
-        "bench_gas",
-        "command",
-        "chain",
-        "Gas per interface and party.",
-    ),
-    (
-        ("session",),
-        "hyperx.impl.clients.cli",
-        "session_app",
-        "group",
-        "chain,eval",
-        "Run a whole trading session.",
-    ),
-    (
-        ("collector",),
-        "hyperx.impl.clients.cli",
-        "collector_app",
-        "group",
-        "chain,eval",
-        "Run the collector alone.",
-    ),
-    (
-        ("provider",),
-        "hyperx.impl.clients.cli",
-        "provider_app",
-        "group",
-        "chain,eval",
-        "Run a provider alone.",
-    ),
-]
-
-
-def _missing(path: tuple[str, ...], extra: str, error: ImportError):
-    def command() -> None:
-        Console(stderr=True).print(
-            f"[red]error:[/] `hyperx {' '.join(path)}` needs the optional dependencies "
-            f"hyperx[{extra}] ({error.name or error}); install them with: pip install 'hyperx[{extra}]'"
-        )
-        raise typer.Exit(2)
-
-    return command
-
-
-def _mount() -> None:
-    for path, module_name, attribute, kind, extra, help_text in MOUNTS:
-        parent = bench_app if path[0] == "bench" else app
-        name = path[-1]
-        try:
-            target = getattr(importlib.import_module(module_name), attribute)
-        except ModuleNotFoundError as error:
-            if error.name and (module_name + ".").startswith(error.name + "."):
-                continue  # that layer is not part of this build
-            parent.command(name=name, help=help_text)(_missing(path, extra, error))
-            continue
-        if kind == "group":
-            parent.add_typer(target, name=name, help=help_text)
-        else:
-            parent.command(name=name, help=help_text)(target)
-
-
-_mount()
 
 
 def main() -> None:
