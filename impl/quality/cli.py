@@ -64,8 +64,12 @@ def handle_errors(command):
     return wrapper
 
 
-def make_config(tiny: bool, seed: int = 0) -> QualityConfig:
-    return (QualityConfig.tiny() if tiny else QualityConfig.default()).replace(seed=seed)
+def make_config(tiny: bool, seed: int = 0, depth: int | None = None) -> QualityConfig:
+    config = (QualityConfig.tiny() if tiny else QualityConfig.default()).replace(seed=seed)
+    if depth is not None:
+        pipeline.check_depth(depth)
+        config = config.replace(extractor_depth=depth)
+    return config
 
 
 def load_task(dataset: str, data_dir: Path | None, config: QualityConfig, seed: int) -> data.Task:
@@ -417,6 +421,9 @@ def check_seeds(seeds: int) -> None:
         raise QualityError(f"--seeds must be at least 1, got {seeds}")
 
 
+DEPTH = Annotated[
+    int | None, typer.Option("--depth", "-k", help="Extractor depth K (default: the config's).")
+]
 SEEDS = Annotated[
     int, typer.Option("--seeds", help="Independent repetitions; figures are mean and spread.")
 ]
@@ -434,6 +441,7 @@ def bench_selection(
     ] = ",".join(corruptions.FAMILIES),
     tiny: TINY = False,
     plot: PLOT = None,
+    depth: DEPTH = None,
     as_json: JSON = False,
 ):
     """Probability of selecting the best of 5 providers, per corruption family (Figures 6-8)."""
@@ -444,7 +452,7 @@ def bench_selection(
     x, y = bench_inputs(dataset, data_dir)
     with progress_bar(not as_json) as bar:
         report = benchmarks.bench_selection(
-            x, y, make_config(tiny), seeds, tuple(chosen), RichProgress(bar)
+            x, y, make_config(tiny, depth=depth), seeds, tuple(chosen), RichProgress(bar)
         )
     if plot is not None:
         from .plots import plot_selection
@@ -484,6 +492,7 @@ def bench_sampling(
     ] = "0.05,0.1,0.25,0.5,1.0",
     tiny: TINY = False,
     plot: PLOT = None,
+    depth: DEPTH = None,
     as_json: JSON = False,
 ):
     """M_eval accuracy for several sampling percentages CF_% (Table 6)."""
@@ -494,7 +503,7 @@ def bench_sampling(
     x, y = bench_inputs(dataset, data_dir)
     with progress_bar(not as_json) as bar:
         report = benchmarks.bench_sampling(
-            x, y, make_config(tiny), seeds, tuple(chosen), RichProgress(bar)
+            x, y, make_config(tiny, depth=depth), seeds, tuple(chosen), RichProgress(bar)
         )
     if plot is not None:
         from .plots import plot_sweep
@@ -556,13 +565,16 @@ def bench_privacy(
     seeds: SEEDS = 3,
     tiny: TINY = False,
     plot: PLOT = None,
+    depth: DEPTH = None,
     as_json: JSON = False,
 ):
     """Inversion attack (Table 3) and the effect of using W_hat directly (Table 4)."""
     check_seeds(seeds)
     x, y = bench_inputs(dataset, data_dir)
     with progress_bar(not as_json) as bar:
-        report = benchmarks.bench_privacy(x, y, make_config(tiny), seeds, RichProgress(bar))
+        report = benchmarks.bench_privacy(
+            x, y, make_config(tiny, depth=depth), seeds, RichProgress(bar)
+        )
     if plot is not None:
         from .plots import plot_privacy
 
@@ -598,6 +610,7 @@ def bench_speed(
         str, typer.Option("--providers", help="Provider counts to time.")
     ] = "1,11",
     tiny: TINY = False,
+    depth: DEPTH = None,
     as_json: JSON = False,
 ):
     """Warm time to evaluate N providers: one compiled program vs a per-batch Python loop."""
@@ -607,10 +620,11 @@ def bench_speed(
     x, y = data.load_digits_images()
     with progress_bar(not as_json) as bar:
         report = benchmarks.bench_speed(
-            x, y, make_config(tiny), tuple(counts), progress=RichProgress(bar)
+            x, y, make_config(tiny, depth=depth), tuple(counts), progress=RichProgress(bar)
         )
     table = Table(title=f"Evaluation time on {report['device']}")
-    for column in ("providers", "compiled (s)", "per-batch loop (s)", "speed-up"):
+    columns = ("providers", "compiled (s)", "per-batch loop (s)", "speed-up", "CPU speed-up")
+    for column in columns:
         table.add_column(column)
     for key in report["seconds"]:
         table.add_row(
@@ -618,6 +632,7 @@ def bench_speed(
             f"{report['seconds'][key]:.3f}",
             f"{report['baseline_seconds'][key]:.3f}",
             f"{report['speedup'][key]:.1f}x",
+            f"{report['cpu_speedup'][key]:.1f}x",
         )
     emit(report, as_json, table)
 
