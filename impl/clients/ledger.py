@@ -120,6 +120,9 @@ class SpecLedger:
     def advance_time(self, seconds: int) -> None:
         self.blockchain.mine(self.blockchain.now + seconds)
 
+    def mine(self) -> None:
+        self.blockchain.mine()
+
 
 def _tx_hash(tx_id: int) -> str:
     return f"0x{tx_id:064x}"

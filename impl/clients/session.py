@@ -127,7 +127,7 @@ class Loop:
                 if not self.fast_forward:
                     time.sleep(self.poll_s)
                 elif nudges < depth:
-                    self.ledger.advance_time(1)
+                    self.ledger.mine()
                     nudges += 1
                 else:
                     self.skip_to_next_deadline()

@@ -144,6 +144,10 @@ class Web3Ledger:
         """Move a development chain's clock forward and mine a block (embedded EVM or anvil)."""
         self.market.chain.time_travel(seconds)
 
+    def mine(self) -> None:
+        """Mine one block (development chains), so waiting events get deeper."""
+        self.w3.provider.make_request("evm_mine", [])
+
 
 def _plain(value):
     if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
