@@ -78,18 +78,8 @@ def test_session_run_on_anvil_and_js_ipfs(nodes):
 
 
 def test_session_run_on_the_embedded_evm_and_store(tmp_path):
-    args = [
-        "run",
-        "--providers",
-        "2",
-        "--shards",
-        "8",
-        "--quality",
-        "tiny",
-        "--json",
-        "--state-dir",
-        str(tmp_path),
-    ]
+    args = ["run", "--providers", "2", "--shards", "8", "--quality", "tiny", "--confirmations", "1"]
+    args += ["--json", "--state-dir", str(tmp_path)]
     result = CliRunner().invoke(app, ["session", *args])
     assert result.exit_code == 0, result.output[-2000:]
     check_outcome(json.loads(result.stdout), providers=2)
