@@ -337,6 +337,9 @@ class Provider(Party):
                 continue
             if final_time >= view.config["cf_evaluation_deadline"] or view.phase != PENDING:
                 continue
+            # Figure 3, line 46: no extractor on F_DS, nothing to take part in
+            if not datastore.has(view.config["adr_theta"]):
+                continue
             holding = self.ensure_holding(datastore, sid)
             self.send(
                 chain,

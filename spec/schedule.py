@@ -15,6 +15,8 @@ A schedule is a list of plain JSON instructions (`"op"` names the kind):
                  back to the mempool (requeue) or are lost
   corrupt        a party (C, P0, P1, ...) is handed to the adversary, now or at the
                  first final event of a given name (see CORRUPTION_POINTS)
+  copy           X re-sends a transaction ever broadcast (any sender) as its own:
+                 front-running, impersonation and replay in one
   call           a corrupted party (or X, the adversary's own account, corrupted
                  from the start) calls an interface of Prot_SC: session, target
                  provider, and a variant naming the arguments (honest, wrong keys, ...)
@@ -128,6 +130,7 @@ _FIELDS = {
     "drop": {"tx": int},
     "reorg": {"depth": int, "requeue": bool},
     "corrupt": {"party": str, "at": str},
+    "copy": {"tx": int},
     "call": {"party": str, "interface": str, "sid": int, "variant": str, "target": int},
 }
 
@@ -368,6 +371,12 @@ class World:
             self.simulator.on_adversary_holding(
                 sid, party.address, holding.plaintexts, holding.keys
             )
+
+    def _op_copy(self, ins: dict):
+        tx = self.seen.get(ins["tx"])
+        if tx is None:
+            return False
+        self.chain.submit(self.address[OUTSIDER], tx.value, tx.call.name, *tx.call.args)
 
     def _op_call(self, ins: dict):
         name = ins["party"]
@@ -624,6 +633,7 @@ _CREATION_BREAKAGES = (
 # ...and valid ones at the boundary
 _CREATION_EDGES = (
     {},
+    {"reward": 1},
     {"pct_bps": BPS},
     {"shards": 4, "pct_bps": 2_500},  # the sample bound is exactly one
     {"review_s": MAX_PERIOD_S, "claim_s": MAX_PERIOD_S},

@@ -63,6 +63,7 @@ from hyperx.spec.schedule import (
     INTERFACE_NAMES,
     MAX_DISRUPTIONS,
     MAX_GAP_S,
+    OUTSIDER,
     VARIANTS,
     World,
     check_trace,
@@ -679,6 +680,24 @@ class RefinementMachine(RuleBasedStateMachine):
                 "sid": sid,
                 "variant": variant,
                 "target": target_provider,
+            }
+        )
+
+    @rule(target=txs, tx=txs)
+    def copy(self, tx):
+        return self._step({"op": "copy", "tx": tx})
+
+    @rule(target=txs, variant=st.sampled_from(VARIANTS), which=st.integers(0, 15))
+    def outsider_creates_session(self, variant, which):
+        """X opens a session at an edge of the rules of creation, or across one."""
+        return self._step(
+            {
+                "op": "call",
+                "party": OUTSIDER,
+                "interface": "create_session",
+                "sid": 0,
+                "variant": variant,
+                "target": which,
             }
         )
 
