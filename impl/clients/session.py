@@ -339,6 +339,8 @@ def build_session(
     specs = provider_specs(options.providers, options.family, options.seed)
     state_dir = Path(options.state_dir or tempfile.mkdtemp(prefix="hyperx-session-"))
 
+    chain, market, funder = connection or connect(options)  # first: a bad --rpc fails fast
+    clock["deployed"] = time.monotonic()
     progress("setup", "pretraining M_init (cached per config) and publishing the extractor")
     task = load_task(config, options.seed)
     if options.shards > len(task.pool_x):
@@ -348,7 +350,6 @@ def build_session(
     assessor = assessor or prepare_assessor(config, task, options.seed)
     clock["assessor"] = time.monotonic()
 
-    chain, market, funder = connection or connect(options)
     progress(
         "setup",
         f"market at {market.address} on {'chain ' + str(chain.chain_id) if options.rpc else 'the embedded EVM'}",
@@ -407,7 +408,6 @@ def build_session(
             options.claim_s,
         )
     )
-    clock["deployed"] = time.monotonic()
     return Harness(
         options,
         chain,
@@ -460,10 +460,10 @@ class Observer:
 
     def phase_seconds(self, clock: dict) -> dict:
         seconds = {
-            "assessor": clock["assessor"] - clock["start"],
-            "deploy": clock["deployed"] - clock["assessor"],
+            "deploy": clock["deployed"] - clock["start"],
+            "assessor": clock["assessor"] - clock["deployed"],
         }
-        previous = clock["deployed"]
+        previous = clock["assessor"]
         for phase, event in PHASES:
             if event in self.seen:
                 seconds[phase] = max(0.0, self.seen[event] - previous)
