@@ -664,7 +664,7 @@ class RefinementMachine(RuleBasedStateMachine):
     @rule(
         target=txs,
         data=st.data(),
-        sid=st.one_of(sessions, st.sampled_from([-1, 1, MAX_SESSIONS, MAX_SESSIONS + 1])),
+        sid=st.one_of(sessions, sessions, sessions, st.sampled_from([-1, 1, MAX_SESSIONS + 1])),
         interface=st.sampled_from(INTERFACE_NAMES),
         variant=st.sampled_from(VARIANTS),
         target_provider=st.integers(0, 15),  # a provider, modulo their number
@@ -686,6 +686,20 @@ class RefinementMachine(RuleBasedStateMachine):
     @rule(target=txs, tx=txs)
     def copy(self, tx):
         return self._step({"op": "copy", "tx": tx})
+
+    @precondition(lambda self: bool(self.world.chain.mempool))
+    @rule(target=txs, position=st.integers(0, 7))
+    def copy_pending(self, position):
+        """X front-runs a transaction it sees in the mempool with its own copy."""
+        mempool = self.world.chain.mempool
+        return self._step({"op": "copy", "tx": mempool[position % len(mempool)].tx_id})
+
+    @rule(target=txs, gap=st.integers(1, MAX_GAP_S))
+    def mine_adversary_first(self, gap):
+        """A block ordered by the adversary: its own transactions first."""
+        world = self.world
+        first = [tx.tx_id for tx in world.chain.mempool if not world.is_honest_tx(tx)]
+        return self._step({"op": "mine", "gap": gap, "include": first})
 
     @rule(target=txs, variant=st.sampled_from(VARIANTS), which=st.integers(0, 15))
     def outsider_creates_session(self, variant, which):
