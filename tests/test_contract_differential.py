@@ -7,15 +7,15 @@ wrong senders, wrong values, stale or corrupted data and time jumps across deadl
 
 import os
 
+from contract_twin import Twin, run_honest_session, shard_keys
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from contract_twin import Twin, run_honest_session, shard_keys
 from hyperx.impl.chain.market import iter_reward_chunks
 from hyperx.spec.config import BPS
 from hyperx.spec.contract import get_sample_bound
-from hyperx.spec.merkle import compute_merkle_proof, compute_merkle_root, keccak256
+from hyperx.spec.merkle import compute_merkle_proof, compute_merkle_root
 
 THOROUGH = os.environ.get("HYPERX_PROFILE") == "thorough"
 STEPS = 60

@@ -75,8 +75,8 @@ def bench_gas(
         counts = [int(part) for part in shards.split(",") if part.strip()]
     except ValueError:
         _fail(f"--shards takes comma-separated integers, got {shards!r}")
-    if not counts or any(not 1 <= n <= 65_536 for n in counts):
-        _fail(f"--shards values must lie in [1, 65536], got {shards!r}")
+    if not counts or any(not 10 <= n <= 65_536 for n in counts):
+        _fail(f"--shards values must lie in [10, 65536] (a 10% sample needs 10), got {shards!r}")
     report = run_gas_benchmark(counts)
     typer.echo(json.dumps(report, indent=2) if as_json else format_table(report))
     if plot is not None:

@@ -157,7 +157,7 @@ def connect_rpc(url: str, signer: LocalAccount | None = None) -> Chain:
     """A JSON-RPC node at `url`; raises ChainError if it does not answer."""
     w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": RPC_TIMEOUT_S}))
     try:
-        w3.eth.chain_id
+        w3.eth.get_block_number()
     except Exception as error:  # any transport failure means the same thing here
         raise ChainError(f"no JSON-RPC node answers at {url}: {type(error).__name__}") from error
     return Chain(w3=w3, embedded=False, accounts=[signer] if signer else [])
