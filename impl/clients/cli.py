@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -158,24 +159,27 @@ def run(
     if as_json:
         print(json.dumps(report.to_json(), indent=2))
         return
-    table = Table(title=f"Session {report.sid} on market {report.market[:10]}…: {report.state}")
-    for column, justify in (
-        ("party", "left"),
-        ("corruption", "left"),
-        ("score", "right"),
-        ("rank", "right"),
-        ("gas", "right"),
-        ("Δ ETH", "right"),
-        ("deposit", "left"),
-        ("note", "left"),
+    table = Table(
+        title=f"Session {report.sid} on market {report.market[:10]}…: {report.state}",
+        box=box.SIMPLE_HEAD,
+    )
+    for column, justify, wrap in (
+        ("party", "left", False),
+        ("corruption", "left", True),
+        ("score", "right", False),
+        ("rank", "right", False),
+        ("gas", "right", False),
+        ("Δ ETH", "right", False),
+        ("note", "left", True),
     ):
-        table.add_column(column, justify=justify, overflow="fold")
+        table.add_column(column, justify=justify, no_wrap=not wrap)
     for name, row in report.providers.items():
         notes = [
             note
             for note, on in (
                 ("chosen", name == report.optimal_provider),
                 ("truly best", name == report.true_best),
+                ("deposit kept", not row["deposit_returned"]),
             )
             if on
         ]
@@ -188,11 +192,10 @@ def run(
             str(row["rank"] or ""),
             f"{row['gas']:,}",
             ether(row["balance_delta"]),
-            "back" if row["deposit_returned"] else "kept",
             ", ".join(notes),
         )
     c = report.collector
-    table.add_row("collector", "", "", "", f"{c['gas']:,}", ether(c["balance_delta"]), "", "")
+    table.add_row("collector", "", "", "", f"{c['gas']:,}", ether(c["balance_delta"]), "")
     console.print(table)
     console.print(
         f"chosen: [bold]{report.optimal_provider or 'none'}[/]; truly best: [bold]{report.true_best}[/]; dataset received: {c['dataset'] or 'none'}"
