@@ -9,6 +9,7 @@ import pytest
 from hyperx.impl.clients.provider import Misbehaviour
 from hyperx.impl.clients.session import RunOptions, load_task
 from hyperx.impl.datastore.cid import bytes32_to_cid
+from hyperx.impl.quality import pipeline
 from tests.clients_harness import make_assessor, make_embedded, new_session
 
 
@@ -132,6 +133,19 @@ def test_detects_a_tampered_feature_file(embedded, assessor, tmp_path):
     assert (
         harness.collector.facts()["optimal"] == harness.providers[1].address
     )  # the other one wins
+    assert harness.report().state == "closed"
+
+
+def test_rejects_features_of_another_extractor_and_scores_the_rest(embedded, assessor, tmp_path):
+    foreign, _ = pipeline.publish(assessor.m_init, assessor.config.extractor_depth, seed=99)
+    cheat = {0: Misbehaviour(foreign_extractor=foreign)}
+    harness = new_session(embedded, assessor, tmp_path, providers=2, misbehaviours=cheat)
+    harness.run(TIMEOUT_S)
+    cheater, honest = harness.providers
+    rejected = harness.collector.providers()[cheater.address]
+    assert rejected["status"] == "rejected"
+    assert "was extracted with extractor" in rejected["reason"]
+    assert harness.collector.facts()["optimal"] == honest.address
     assert harness.report().state == "closed"
 
 

@@ -207,19 +207,30 @@ class CollectorClient(Party):
         blobs = [
             self.store.get(self.state.get(f"provider:{pid}", "features_cid")) for pid in queued
         ]
+        try:
+            self._score(queued, blobs)
+        except QualityError:
+            # One file the assessor refuses (shape, labels, extractor) must not block the
+            # others: score them one by one, and reject the files that fail.
+            for pid, blob in zip(queued, blobs, strict=True):
+                try:
+                    self._score([pid], [blob])
+                except QualityError as error:
+                    self._put_provider(pid, status="rejected", reason=str(error))
+        return True
+
+    def _score(self, pids: list[str], blobs: list[bytes]) -> None:
         a = self.assessor
         for score in pipeline.score_providers(
             a.secret, a.m_init, blobs, a.validation, a.config, a.extractor
         ):
-            pid = queued[score.provider]
             self._put_provider(
-                pid,
+                pids[score.provider],
                 status="scored",
                 accuracy=score.accuracy,
                 loss=score.loss,
                 eligible=score.eligible,
             )
-        return True
 
     def ranking(self) -> list[str]:
         """Scored providers, best first (higher accuracy, then lower loss)."""

@@ -45,10 +45,11 @@ from hyperx.spec.merkle import (
 
 @dataclass(frozen=True)
 class Misbehaviour:
-    """Ways to cheat at review; each one the collector must reject."""
+    """Ways to cheat; each one the collector must reject."""
 
     wrong_k_data: bool = False  # seal a key other than the one the shards are encrypted with
     features_of: tuple | None = None  # submit features of this (x, y) instead of the sampled shards
+    foreign_extractor: bytes | None = None  # extract with this extractor, not the session's
 
 
 def seal_context(binding: bytes, provider: str) -> bytes:
@@ -158,7 +159,8 @@ class ProviderClient(Party):
             x, y = self.misbehaviour.features_of
         else:
             x, y = join_shards(self.fetch_shards(facts, indices))
-        features = pipeline.extract_features(self.store.get(facts["extractor_cid"]), x, y)
+        extractor = self.misbehaviour.foreign_extractor or self.store.get(facts["extractor_cid"])
+        features = pipeline.extract_features(extractor, x, y)
         features_cid = self.store.put(features)
         self._put(indices=indices, features_cid=features_cid)
         self.intend(f"submit_features:{sid}", "submit_features", sid, cid_to_bytes32(features_cid))
