@@ -1,5 +1,9 @@
 """Prot_COL (paper Figure 3, lines 1-42): the collector as an event-driven client.
 
+The real counterpart of `hyperx.spec.parties.Collector`: the same handlers and
+decisions, over web3 (or any `Ledger`), a content-addressed store, AES-GCM/ECIES
+and the JAX assessor instead of plain callables.
+
 Its state (SQLite, see `state`): the session's terms and deadline, and per provider
 the sample, the features' address, the score and the review's verdict. Handlers:
 
@@ -240,7 +244,7 @@ class CollectorClient(Party):
             for pid, _ in sorted(scored, key=lambda item: (-item[1]["accuracy"], item[1]["loss"]))
         ]
 
-    def on_time(self, now: int) -> bool:
+    def on_timers(self, now: int) -> bool:
         facts = self.facts()
         if not facts:
             return False

@@ -6,7 +6,7 @@
    be handled again, and intents mined there are watched again;
 2. events of the blocks at least `confirmations` deep, in chain order, each handled
    once (the handler's decisions and the mark commit in one SQLite transaction);
-3. timeouts: `on_time(now)` with the timestamp of the newest confirmed block
+3. timeouts: `on_timers(now)` with the timestamp of the newest confirmed block
    (EndEvaluation, SessionTimeout);
 4. intents: each decided transaction is simulated, sent, and watched until its
    receipt is `confirmations` deep; one that vanished from the chain (a reorg
@@ -47,7 +47,7 @@ class PartyError(RuntimeError):
 
 
 class Party:
-    """A client: subclasses handle events (`on_<EventName>`) and timeouts (`on_time`)."""
+    """A client: subclasses handle events (`on_<EventName>`) and timeouts (`on_timers`)."""
 
     role = "party"
 
@@ -83,7 +83,7 @@ class Party:
             self.state.record_block(safe, self.chain.block_hash(safe), REORG_WINDOW)
         if safe >= 0:
             with self.state.transaction(), self.state.journaling(safe):
-                progressed |= bool(self.on_time(self.chain.timestamp(safe)))
+                progressed |= bool(self.on_timers(self.chain.timestamp(safe)))
         progressed |= self._send_intents(head)
         return progressed
 
@@ -121,7 +121,7 @@ class Party:
         """Decide to call `interface(*args)` once; `name` makes the decision idempotent."""
         self.state.add_intent(name, interface, list(args), value)
 
-    def on_time(self, now: int) -> bool:
+    def on_timers(self, now: int) -> bool:
         return False
 
     def gas(self) -> tuple[int, int]:

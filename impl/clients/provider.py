@@ -1,5 +1,9 @@
 """Prot_PRI (paper Figure 3, lines 43-72): a provider as an event-driven client.
 
+The real counterpart of `hyperx.spec.parties.Provider`: the same handlers and
+decisions, over web3 (or any `Ledger`), a content-addressed store, AES-GCM/ECIES
+and the JAX assessor instead of plain callables.
+
 Data[sid] lives in the party's SQLite file (scope `session:<sid>`): K_data, the
 shard keys adr_data^p, the sample, the session's deadline. Handlers, by the event
 that triggers them (Figure 3 line numbers):
@@ -234,7 +238,7 @@ class ProviderClient(Party):
         if self._session_facts(event) is not None:
             self._put(deposit_returned=event.args["amount"])
 
-    def on_time(self, now: int) -> bool:
+    def on_timers(self, now: int) -> bool:
         facts = self.facts()
         if not facts or facts["closed"] or now < facts["deadline"]:
             return False
