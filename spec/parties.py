@@ -240,9 +240,13 @@ class Provider(Party):
         extractor: Extractor,
         public_keys: Mapping[Address, bytes],
         seed: bytes,
+        min_period_s: int = 0,
     ):
         super().__init__(address)
         self.extractor = extractor
+        # Figure 3, line 47: a session whose periods are shorter than this
+        # party's reaction time is not interesting (it could not meet them)
+        self.min_period_s = min_period_s
         self.public_keys = public_keys  # the collector's public key, as published
         self.seed = seed
         self.joins: dict[int, list[bytes]] = {}  # sid -> dataset, until registered
@@ -337,8 +341,10 @@ class Provider(Party):
                 continue
             if final_time >= view.config["cf_evaluation_deadline"] or view.phase != PENDING:
                 continue
-            # Figure 3, line 46: no extractor on F_DS, nothing to take part in
-            if not datastore.has(view.config["adr_theta"]):
+            # Figure 3, lines 46-47: no extractor on F_DS, or periods too short
+            if not datastore.has(view.config["adr_theta"]) or self.min_period_s > min(
+                view.config["cf_review_s"], view.config["cf_claim_s"]
+            ):
                 continue
             holding = self.ensure_holding(datastore, sid)
             self.send(

@@ -15,8 +15,9 @@ A schedule is a list of plain JSON instructions (`"op"` names the kind):
                  back to the mempool (requeue) or are lost
   corrupt        a party (C, P0, P1, ...) is handed to the adversary, now or at the
                  first final event of a given name (see CORRUPTION_POINTS)
-  copy           X re-sends a transaction ever broadcast (any sender) as its own:
-                 front-running, impersonation and replay in one
+  copy           a corrupted party (as; X included) re-sends a transaction ever
+                 broadcast, by anyone, as its own: front-running, impersonation and
+                 replay in one
   call           a corrupted party (or X, the adversary's own account, corrupted
                  from the start) calls an interface of Prot_SC: session, target
                  provider, and a variant naming the arguments (honest, wrong keys, ...)
@@ -83,6 +84,7 @@ HOP_BOUND_S = (FINALITY_DEPTH + DELTA_BLOCKS + 1) * (1 + MAX_DISRUPTIONS) * MAX_
 PERIOD_S = 300  # cf_review_s and cf_claim_s: longer than one hop
 EVALUATION_SLACK_S = 2 * HOP_BOUND_S  # sample + features after a registration
 OUTSIDER = "X"
+MAX_JOIN_SHARDS = 4_096
 GENESIS_TIME = 1_700_000_000
 COLLECTOR_FUNDS = 10**9
 PROVIDER_FUNDS = 10**7
@@ -130,7 +132,7 @@ _FIELDS = {
     "drop": {"tx": int},
     "reorg": {"depth": int, "requeue": bool},
     "corrupt": {"party": str, "at": str},
-    "copy": {"tx": int},
+    "copy": {"tx": int, "as": str},
     "call": {"party": str, "interface": str, "sid": int, "variant": str, "target": int},
 }
 
@@ -217,7 +219,9 @@ class World:
             self.address["C"], self.collector_key, extract_features, evaluate_features, b"C"
         )
         self.providers = [
-            Provider(self.address[f"P{i}"], extract_features, public_keys, f"P{i}".encode())
+            Provider(
+                self.address[f"P{i}"], extract_features, public_keys, f"P{i}".encode(), PERIOD_S
+            )
             for i in range(n_providers)
         ]
         self.parties: dict[str, Party] = {"C": self.collector}
@@ -309,6 +313,8 @@ class World:
         view = self.views().get(ins["sid"])
         if name not in self.parties or view is None or not self.is_honest(name):
             return False
+        if view.config["cf_shards"] > MAX_JOIN_SHARDS:
+            return False  # datasets this large are not part of these schedules
         dataset = make_dataset(name, ins["sid"], ins["quality"], view.config["cf_shards"])
         self.simulator.on_join(ins["sid"], self.address[name], dataset)
         self.parties[name].join(ins["sid"], dataset)
@@ -374,9 +380,9 @@ class World:
 
     def _op_copy(self, ins: dict):
         tx = self.seen.get(ins["tx"])
-        if tx is None:
+        if tx is None or ins["as"] not in self.parties or self.is_honest(ins["as"]):
             return False
-        self.chain.submit(self.address[OUTSIDER], tx.value, tx.call.name, *tx.call.args)
+        self.chain.submit(self.address[ins["as"]], tx.value, tx.call.name, *tx.call.args)
 
     def _op_call(self, ins: dict):
         name = ins["party"]
@@ -570,18 +576,23 @@ def build_adversary_call(world: World, party: Party, ins: dict):
                 sid, party.address, holding.plaintexts, holding.keys
             )
             root = holding.root
-        if wrong:
-            n += 1
-        return config["cf_deposit"], interface, (sid, root, n)
+        value, breakage = config["cf_deposit"], ins["target"] % 3
+        if wrong:  # one rule of registration broken
+            n, root = (n + 1, root) if breakage == 0 else (n, ZERO_HASH if breakage == 1 else root)
+            value += breakage == 2
+        return value, interface, (sid, root, n)
     if interface == "sample_data":
         size = compute_sample_size(config["cf_shards"], config["cf_pct_bps"])
-        indices = list(range(min(config["cf_shards"], size + 1))) if wrong else None
-        if indices is None:
-            indices = (
-                party.sample_indices(sid, target)
-                if isinstance(party, Collector)
-                else list(range(size))
-            )
+        indices = (
+            party.sample_indices(sid, target) if isinstance(party, Collector) else list(range(size))
+        )
+        if wrong:  # too many, none, not ascending, or out of range
+            indices = [
+                list(range(min(config["cf_shards"], size + 1))),
+                [],
+                indices[::-1] if len(indices) > 1 else [0, 0],
+                indices[:-1] + [config["cf_shards"]],
+            ][ins["target"] % 4]
         return 0, interface, (sid, target, indices)
     if interface in ("set_candidate", "set_optimal"):
         return 0, interface, (sid, target)
@@ -591,6 +602,8 @@ def build_adversary_call(world: World, party: Party, ins: dict):
     holding = getattr(party, "holdings", {}).get(sid)
     sample = view.samples.get(party.address)
     if interface == "submit_features":
+        if wrong and ins["target"] % 2:
+            return 0, interface, (sid, ZERO_HASH)
         if wrong or holding is None or sample is None:
             features = bytes([255] * max(1, len(sample or [0])))
         else:
@@ -622,8 +635,8 @@ _CREATION_BREAKAGES = (
     {"shards": 0},
     {"shards": MAX_SHARDS + 1},
     {"shards": 3, "pct_bps": 3_333},  # the sample bound rounds down to zero
-    {"eval_s": 0},
-    {"eval_s": MAX_PERIOD_S + MAX_GAP_S + 1},
+    {"eval_s": 1},  # mined a second later: the deadline is the block's time
+    {"eval_s": MAX_PERIOD_S + 2},
     {"review_s": 0},
     {"review_s": MAX_PERIOD_S + 1},
     {"claim_s": 0},
@@ -634,6 +647,10 @@ _CREATION_BREAKAGES = (
 _CREATION_EDGES = (
     {},
     {"reward": 1},
+    {"shards": 1, "pct_bps": BPS},
+    {"shards": MAX_SHARDS},
+    {"review_s": 1, "claim_s": 1},
+    {"eval_s": MAX_PERIOD_S + 1},
     {"pct_bps": BPS},
     {"shards": 4, "pct_bps": 2_500},  # the sample bound is exactly one
     {"review_s": MAX_PERIOD_S, "claim_s": MAX_PERIOD_S},

@@ -683,16 +683,23 @@ class RefinementMachine(RuleBasedStateMachine):
             }
         )
 
-    @rule(target=txs, tx=txs)
-    def copy(self, tx):
-        return self._step({"op": "copy", "tx": tx})
+    def _corrupted(self) -> list[str]:
+        return sorted(n for n, p in self.world.parties.items() if p.corrupted)
+
+    @rule(target=txs, tx=txs, data=st.data())
+    def copy(self, tx, data):
+        """A corrupted party replays (or impersonates) any transaction ever sent."""
+        sender = data.draw(st.sampled_from(self._corrupted()), label="as")
+        return self._step({"op": "copy", "tx": tx, "as": sender})
 
     @precondition(lambda self: bool(self.world.chain.mempool))
-    @rule(target=txs, position=st.integers(0, 7))
-    def copy_pending(self, position):
-        """X front-runs a transaction it sees in the mempool with its own copy."""
+    @rule(target=txs, position=st.integers(0, 7), data=st.data())
+    def copy_pending(self, position, data):
+        """A corrupted party front-runs a pending transaction with its own copy."""
         mempool = self.world.chain.mempool
-        return self._step({"op": "copy", "tx": mempool[position % len(mempool)].tx_id})
+        sender = data.draw(st.sampled_from(self._corrupted()), label="as")
+        tx = mempool[position % len(mempool)].tx_id
+        return self._step({"op": "copy", "tx": tx, "as": sender})
 
     @rule(target=txs, gap=st.integers(1, MAX_GAP_S))
     def mine_adversary_first(self, gap):
@@ -703,8 +710,10 @@ class RefinementMachine(RuleBasedStateMachine):
 
     @rule(target=txs, variant=st.sampled_from(VARIANTS), which=st.integers(0, 15))
     def outsider_creates_session(self, variant, which):
-        """X opens a session at an edge of the rules of creation, or across one."""
-        return self._step(
+        """X opens a session at an edge of the rules of creation, or across one,
+        and has it mined at once, a second later (so the edges are hit exactly)."""
+        known = set(self.world.seen)
+        self._step(
             {
                 "op": "call",
                 "party": OUTSIDER,
@@ -714,6 +723,8 @@ class RefinementMachine(RuleBasedStateMachine):
                 "target": which,
             }
         )
+        mine = [tx.tx_id for tx in self.world.chain.mempool if tx.tx_id not in known]
+        return self._step({"op": "mine", "gap": 1, "include": mine})
 
     @invariant()
     def chain_invariants(self):
