@@ -19,7 +19,7 @@ from hyperx.spec.merkle import compute_merkle_proof, compute_merkle_root
 
 THOROUGH = os.environ.get("HYPERX_PROFILE") == "thorough"
 STEPS = 60
-EXAMPLES = 150 if THOROUGH else 12
+EXAMPLES = 300 if THOROUGH else 30
 
 
 class MarketDifferential(RuleBasedStateMachine):
@@ -241,10 +241,15 @@ class MarketDifferential(RuleBasedStateMachine):
     def agrees_with_the_spec(self):
         self.twin.check_state()
 
+    def teardown(self):
+        if hasattr(self, "twin"):
+            self.twin.check_state(everything=True)
+
 
 MarketDifferential.TestCase.settings = settings(
     max_examples=EXAMPLES,
     stateful_step_count=STEPS,
+    derandomize=not THOROUGH,
     deadline=None,
     suppress_health_check=list(HealthCheck),
 )
