@@ -14,7 +14,7 @@ import boa
 from eth_abi import decode
 
 from hyperx.impl.chain.compile import SETTINGS, read_source
-from hyperx.impl.chain.market import iter_reward_chunks, pad_proof
+from hyperx.impl.chain.market import iter_reward_chunks
 from hyperx.spec.config import (
     BPS,
     CHUNK_SIZE,
@@ -85,13 +85,6 @@ def exceeds_abi_bounds(name: str, args: tuple) -> bool:
     return False
 
 
-def to_contract_args(name: str, args: tuple) -> tuple:
-    if name == "submit_review":
-        sid, indices, keys, proofs, sealed = args
-        return (sid, indices, keys, [pad_proof(p) for p in proofs], sealed)
-    return args
-
-
 def _plain(value):
     if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
         return value.lower()
@@ -128,7 +121,7 @@ class Twin:
         sender_before = self.balance(sender)
         fn = getattr(self.contract, name)
         try:
-            result = fn(*to_contract_args(name, args), sender=sender, value=value)
+            result = fn(*args, sender=sender, value=value)
             outcome = (True, result)
             logs = self.contract.get_logs()
         except boa.BoaError as error:

@@ -89,7 +89,7 @@ class AdversarialMarket(RuleBasedStateMachine):
                 data.draw(st.lists(st.integers(0, 50), min_size=n, max_size=n)),
                 data.draw(st.lists(words, min_size=n, max_size=n + 1)),
                 data.draw(
-                    st.lists(st.lists(words, max_size=16), min_size=max(n - 1, 0), max_size=n)
+                    st.lists(st.lists(words, max_size=17), min_size=max(n - 1, 0), max_size=n)
                 ),
                 data.draw(st.binary(max_size=260)),
             )

@@ -4,7 +4,7 @@ default function re-enters claim_reward / claim_deposit when paid is paid once."
 import boa
 from contract_twin import FUNDS_WEI, load_market, shard_keys
 
-from hyperx.impl.chain.market import iter_reward_chunks, pad_proof
+from hyperx.impl.chain.market import iter_reward_chunks
 from hyperx.spec.merkle import compute_merkle_proof, compute_merkle_root
 
 REWARD, DEPOSIT, SHARDS = 10**18, 10**17, 8
@@ -39,7 +39,7 @@ def test_reentrant_provider_is_paid_once():
     market.sample_data(sid, attacker.address, indices, sender=collector)
     attacker.act(market.submit_features.prepare_calldata(sid, b"\x09" * 32), sender=collector)
     market.set_candidate(sid, attacker.address, sender=collector)
-    proofs = [pad_proof(compute_merkle_proof(keys, i)) for i in indices]
+    proofs = [compute_merkle_proof(keys, i) for i in indices]
     review = market.submit_review.prepare_calldata(
         sid, indices, [keys[i] for i in indices], proofs, b"\x07" * 129
     )

@@ -43,11 +43,9 @@
     its declared bound (MAX_SAMPLE indices or keys, MAX_MERKLE_DEPTH siblings,
     CHUNK_SIZE keys, MAX_SEALED_KEY_BYTES) is rejected by the ABI decoder, with
     no reason, before any guard; the spec rejects the same calls, with a reason.
-    Each Merkle proof of submit_review travels as bytes32[MAX_MERKLE_DEPTH], its
-    siblings padded with empty words: Vyper 0.4 copies a whole nested dynamic
-    array into memory on a variable index (about 650k gas at these bounds), a
-    static inner array it reads in place. A proof of the spec that itself ends
-    in empty siblings (never a valid one) encodes like the shorter proof.
+    Vyper 0.4 reserves memory for an array argument at its bound, and memory
+    costs 3w + w**2/512 gas for w words: the bounds (MAX_SAMPLE = 128 in the
+    spec) keep submit_review's arguments near 2,300 words, about 17k gas.
     Times are packed in 64 bits, which holds until the year 584 billion.
 """
 
@@ -319,9 +317,7 @@ def registration(sid: uint256, adr_data_root: bytes32, n_shards: uint256):
     """
     # Checks
     head: uint256 = self._head(sid)
-    assert self._st_trade(self.sessions[sid].trade) == PENDING, "hyperx: session is not pending"
-    timing: uint256 = self.sessions[sid].timing
-    assert block.timestamp < timing & MASK_64, "hyperx: evaluation has ended"
+    timing: uint256 = self._check_evaluation(sid)
     assert msg.value == self.sessions[sid].cf_deposit, "hyperx: value is not the deposit"
     assert self.profiles[sid][msg.sender].status == 0, "hyperx: provider already registered"
     assert n_shards == self._cf_shards(head), "hyperx: wrong shard count"
@@ -353,9 +349,8 @@ def sample_data(sid: uint256, pid: address, indices: DynArray[uint256, MAX_SAMPL
     """
     # Checks
     head: uint256 = self._head(sid)
-    assert msg.sender == self._collector(head), "hyperx: caller is not the collector"
-    assert self._st_trade(self.sessions[sid].trade) == PENDING, "hyperx: session is not pending"
-    assert block.timestamp < self.sessions[sid].timing & MASK_64, "hyperx: evaluation has ended"
+    self._check_collector(head)
+    self._check_evaluation(sid)
     status: uint256 = self.profiles[sid][pid].status
     assert status != 0, "hyperx: unknown provider"
     assert status >> STATUS_COUNT_SHIFT == 0, "hyperx: provider already sampled"
@@ -389,8 +384,7 @@ def submit_features(sid: uint256, adr_feature: bytes32):
     self._head(sid)
     status: uint256 = self.profiles[sid][msg.sender].status
     assert status != 0, "hyperx: caller is not a provider"
-    assert self._st_trade(self.sessions[sid].trade) == PENDING, "hyperx: session is not pending"
-    assert block.timestamp < self.sessions[sid].timing & MASK_64, "hyperx: evaluation has ended"
+    self._check_evaluation(sid)
     assert status >> STATUS_COUNT_SHIFT != 0, "hyperx: provider not sampled"
     assert self.profiles[sid][msg.sender].adr_feature == empty(bytes32), (
         "hyperx: features already submitted"
@@ -412,11 +406,11 @@ def set_candidate(sid: uint256, pid: address):
     @param pid A provider that submitted features.
     """
     # Checks
-    assert msg.sender == self._collector(self._head(sid)), "hyperx: caller is not the collector"
+    self._check_collector(self._head(sid))
     trade: uint256 = self.sessions[sid].trade
     assert self._st_trade(trade) == PENDING, "hyperx: session is not pending"
     timing: uint256 = self.sessions[sid].timing
-    assert block.timestamp < self._deadline(timing, trade), "hyperx: session expired"
+    self._check_live(timing, trade)
     assert self.profiles[sid][pid].status != 0, "hyperx: unknown provider"
     assert self.profiles[sid][pid].adr_feature != empty(bytes32), "hyperx: provider has no features"
 
@@ -435,7 +429,7 @@ def submit_review(
     sid: uint256,
     indices: DynArray[uint256, MAX_SAMPLE],
     keys: DynArray[bytes32, MAX_SAMPLE],
-    proofs: DynArray[bytes32[MAX_MERKLE_DEPTH], MAX_SAMPLE],
+    proofs: DynArray[DynArray[bytes32, MAX_MERKLE_DEPTH], MAX_SAMPLE],
     k_data_sealed: Bytes[MAX_SEALED_KEY_BYTES],
 ):
     """
@@ -446,8 +440,7 @@ def submit_review(
     @param sid The session.
     @param indices The sample, exactly as sample_data set it.
     @param keys The retrieval key of each sampled shard, in the same order.
-    @param proofs The Merkle proof of each key: its siblings, bottom up, padded with
-        empty words to MAX_MERKLE_DEPTH.
+    @param proofs The Merkle proof of each key: its siblings, bottom up.
     @param k_data_sealed K_data sealed to P_col's key, 1 to 256 bytes.
     """
     # Checks
@@ -457,7 +450,7 @@ def submit_review(
     assert self._st_trade(trade) == REVIEWING, "hyperx: session is not reviewing"
     assert trade & TRADE_REVIEW_SUBMITTED == 0, "hyperx: review already submitted"
     timing: uint256 = self.sessions[sid].timing
-    assert block.timestamp < self._deadline(timing, trade), "hyperx: session expired"
+    self._check_live(timing, trade)
     assert keccak256(abi_encode(indices)) == self.profiles[sid][msg.sender].sample_digest, (
         "hyperx: indices do not match the sample"
     )
@@ -468,16 +461,15 @@ def submit_review(
     depth: uint256 = self._merkle_depth(cf_shards)
     for i: uint256 in range(n_indices, bound=MAX_SAMPLE):
         position: uint256 = indices[i]
-        valid: bool = position < cf_shards
+        proof: DynArray[bytes32, MAX_MERKLE_DEPTH] = proofs[i]
+        valid: bool = position < cf_shards and len(proof) == depth
         node: bytes32 = keccak256(keys[i])
-        for level: uint256 in range(MAX_MERKLE_DEPTH):
-            sibling: bytes32 = proofs[i][level]
-            if level < depth:
-                node = self._hash_pair(node, sibling, position)
-                position >>= 1
-            elif sibling != empty(bytes32):
-                # The proof is longer than the tree is deep.
-                valid = False
+        for sibling: bytes32 in proof:
+            if position & 1 == 1:
+                node = keccak256(concat(sibling, node))
+            else:
+                node = keccak256(concat(node, sibling))
+            position >>= 1
         assert valid and node == root, "hyperx: invalid Merkle proof"
     assert len(k_data_sealed) > 0, "hyperx: sealed key length out of range"
 
@@ -499,11 +491,11 @@ def set_optimal(sid: uint256, pid: address):
     @param pid The candidate.
     """
     # Checks
-    assert msg.sender == self._collector(self._head(sid)), "hyperx: caller is not the collector"
+    self._check_collector(self._head(sid))
     trade: uint256 = self.sessions[sid].trade
     assert self._st_trade(trade) == REVIEWING, "hyperx: session is not reviewing"
     timing: uint256 = self.sessions[sid].timing
-    assert block.timestamp < self._deadline(timing, trade), "hyperx: session expired"
+    self._check_live(timing, trade)
     assert trade & TRADE_REVIEW_SUBMITTED != 0, "hyperx: review not submitted"
     assert pid == self._candidate(trade), "hyperx: provider is not the candidate"
 
@@ -543,7 +535,7 @@ def claim_reward(
         optimal = self._candidate(trade)
     assert msg.sender == optimal, "hyperx: caller is not the optimal provider"
     assert st_trade == REVIEWED, "hyperx: session is not reviewed"
-    assert block.timestamp < self._deadline(empty(uint256), trade), "hyperx: session expired"
+    self._check_live(empty(uint256), trade)
     chunks_revealed: uint256 = trade >> TRADE_CHUNKS_SHIFT
     assert chunk_index == chunks_revealed, "hyperx: chunk out of order"
     cf_shards: uint256 = self._cf_shards(head)
@@ -657,7 +649,7 @@ def claim_refund(sid: uint256):
     @param sid The session.
     """
     # Checks
-    assert msg.sender == self._collector(self._head(sid)), "hyperx: caller is not the collector"
+    self._check_collector(self._head(sid))
     trade: uint256 = self.sessions[sid].trade
     assert self._st_trade(trade) != CLOSED, "hyperx: session is closed"
     assert block.timestamp >= self._session_deadline(sid, trade), "hyperx: session has not expired"
@@ -768,6 +760,29 @@ def _head(sid: uint256) -> uint256:
     head: uint256 = self.sessions[sid].head
     assert head != 0, "hyperx: unknown session"
     return head
+
+
+@view
+@internal
+def _check_collector(head: uint256):
+    assert msg.sender == self._collector(head), "hyperx: caller is not the collector"
+
+
+@view
+@internal
+def _check_evaluation(sid: uint256) -> uint256:
+    """Registration, sampling and features: pending and before the evaluation
+    deadline. Returns the timing word."""
+    assert self._st_trade(self.sessions[sid].trade) == PENDING, "hyperx: session is not pending"
+    timing: uint256 = self.sessions[sid].timing
+    assert block.timestamp < timing & MASK_64, "hyperx: evaluation has ended"
+    return timing
+
+
+@view
+@internal
+def _check_live(timing: uint256, trade: uint256):
+    assert block.timestamp < self._deadline(timing, trade), "hyperx: session expired"
 
 
 @view

@@ -10,7 +10,9 @@ import typer
 
 from .connection import ChainError, Reverted, connect_embedded, connect_rpc, load_signer
 
-contract_app = typer.Typer(help="Compile and deploy the HyperX market contract.", no_args_is_help=True)
+contract_app = typer.Typer(
+    help="Compile and deploy the HyperX market contract.", no_args_is_help=True
+)
 
 
 def _fail(message: str) -> None:
@@ -20,7 +22,9 @@ def _fail(message: str) -> None:
 
 @contract_app.command("compile")
 def compile_command(
-    out: Annotated[Path, typer.Option(help="Folder for the JSON artifact.")] = Path("build/contracts"),
+    out: Annotated[Path, typer.Option(help="Folder for the JSON artifact.")] = Path(
+        "build/contracts"
+    ),
 ) -> None:
     """Write the market's ABI, bytecode and natspec (userdoc/devdoc) as JSON."""
     from .compile import write_artifacts
@@ -31,8 +35,12 @@ def compile_command(
 
 @contract_app.command("deploy")
 def deploy_command(
-    rpc: Annotated[str | None, typer.Option(help="JSON-RPC URL; the embedded EVM if absent.")] = None,
-    keystore: Annotated[Path | None, typer.Option(help="Encrypted keystore of the deployer.")] = None,
+    rpc: Annotated[
+        str | None, typer.Option(help="JSON-RPC URL; the embedded EVM if absent.")
+    ] = None,
+    keystore: Annotated[
+        Path | None, typer.Option(help="Encrypted keystore of the deployer.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Deploy the market; with --rpc, sign locally with HYPERX_PRIVATE_KEY or --keystore."""
@@ -64,7 +72,9 @@ def deploy_command(
 
 
 def bench_gas(
-    shards: Annotated[str, typer.Option(help="Comma-separated shard counts.")] = "10,100,1000,10000",
+    shards: Annotated[
+        str, typer.Option(help="Comma-separated shard counts.")
+    ] = "10,100,1000,10000",
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON report.")] = False,
     plot: Annotated[Path | None, typer.Option(help="Write a Figure-5-style PNG here.")] = None,
 ) -> None:

@@ -14,7 +14,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.logs import DISCARD
 
-from hyperx.spec.config import CHUNK_SIZE, MAX_MERKLE_DEPTH, ZERO_HASH
+from hyperx.spec.config import CHUNK_SIZE, MAX_MERKLE_DEPTH
 from hyperx.spec.contract import Event, SessionConfig
 from hyperx.spec.merkle import compute_chunk_proof, get_chunk_count
 
@@ -107,7 +107,9 @@ class Market:
     def sample_data(
         self, sender: LocalAccount, sid: int, pid: str, indices: Sequence[int]
     ) -> TxResult:
-        return self._send(sender, "sample_data", [sid, Web3.to_checksum_address(pid), list(indices)])
+        return self._send(
+            sender, "sample_data", [sid, Web3.to_checksum_address(pid), list(indices)]
+        )
 
     def submit_features(self, sender: LocalAccount, sid: int, adr_feature: bytes) -> TxResult:
         return self._send(sender, "submit_features", [sid, adr_feature])
@@ -124,7 +126,7 @@ class Market:
         proofs: Sequence[Sequence[bytes]],
         k_data_sealed: bytes,
     ) -> TxResult:
-        args = [sid, list(indices), list(keys), [pad_proof(p) for p in proofs], k_data_sealed]
+        args = [sid, list(indices), list(keys), [encode_proof(p) for p in proofs], k_data_sealed]
         return self._send(sender, "submit_review", args)
 
     def set_optimal(self, sender: LocalAccount, sid: int, pid: str) -> TxResult:
@@ -191,19 +193,27 @@ class Market:
         """The market's events in a receipt, as the spec's `Event`s, in log order."""
         decoded = []
         for name in EVENT_NAMES:
-            for log in getattr(self.contract.events, name)().process_receipt(receipt, errors=DISCARD):
+            for log in getattr(self.contract.events, name)().process_receipt(
+                receipt, errors=DISCARD
+            ):
                 args = {k: _normalize(v) for k, v in log["args"].items()}
                 decoded.append((log["logIndex"], Event(name, args)))
         for _, event in sorted(decoded, key=lambda pair: pair[0]):
             yield event
 
 
-def pad_proof(proof: Sequence[bytes]) -> list[bytes]:
-    """A Merkle proof as the contract's ABI carries it: bytes32[MAX_MERKLE_DEPTH],
-    the siblings followed by empty words (see the contract's header)."""
+def encode_proof(proof: Sequence[bytes]) -> list[bytes]:
+    """A Merkle proof as submit_review's ABI carries it (DynArray[bytes32, 16]): the
+    siblings as they are; a longer proof cannot be encoded at all."""
     if len(proof) > MAX_MERKLE_DEPTH:
-        raise ValueError(f"a Merkle proof has at most {MAX_MERKLE_DEPTH} siblings, got {len(proof)}")
-    return list(proof) + [ZERO_HASH] * (MAX_MERKLE_DEPTH - len(proof))
+        raise ValueError(
+            f"a Merkle proof has at most {MAX_MERKLE_DEPTH} siblings, got {len(proof)}"
+        )
+    return list(proof)
+
+
+# The name impl/clients/web3_ledger.py imports (proofs were once padded to 16 words).
+pad_proof = encode_proof
 
 
 def iter_reward_chunks(keys: Sequence[bytes]) -> Iterator[tuple[int, list[bytes], list[bytes]]]:
