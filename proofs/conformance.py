@@ -108,13 +108,14 @@ class Schedule:
         return "none" if self.chance(12) else self.pick(faults)
 
     def draw_now(self) -> int:
-        if self.chance(19) or not self.model.get("created"):
+        if self.chance(18) or not self.model.get("created"):
             return self.now + self.pick([0, 1])
         m = self.model
         final = m.evaluate(model.get_final_deadline(m.state))
         marks = [m.get("cf_evaluation_deadline"), m.get("deadline"), final]
-        candidates = sorted({t + d for t in marks for d in (-1, 0, 1) if t + d >= self.now})
-        return self.pick(candidates) if candidates else self.now
+        exact = [t for t in marks if t >= self.now]  # a call at exactly a deadline
+        near = sorted({t + d for t in marks for d in (-1, 1) if t + d >= self.now})
+        return self.pick(exact + exact + near) if exact or near else self.now
 
     def draw_late(self) -> int:
         """A time at or after the current deadline: somebody walked away."""
@@ -142,6 +143,9 @@ class Schedule:
             registered = [p for p in (2, 3, 4) if m.profile("registered", p)]
             if len(registered) < 3 and (not registered or self.chance(8)):
                 return "registration"
+            featured = any(m.profile("adr_feature", p) for p in registered)
+            if featured and self.chance(3):  # the collector picks before all are in
+                return "set_candidate"
             for p in registered:
                 if m.profile("sample_count", p) == 0:
                     return "submit_features" if self.chance(1) else "sample_data"
@@ -150,12 +154,18 @@ class Schedule:
             return "set_candidate"
         if st_trade == PENDING:
             return self.pick(evaluation) if self.chance(4) else "set_candidate"
-        if st_trade == REVIEWING and self.chance(3):
-            return self.pick([*evaluation, "set_candidate", "claim_reward"])
         if st_trade == REVIEWING:
-            if m.get("review_submitted"):
-                return self.pick(["set_optimal"] * 4 + ["claim_reward", "submit_review"])
-            return "set_optimal" if self.chance(2) else "submit_review"
+            # One roll for the whole choice: Hypothesis tends to repeat a value it drew.
+            roll = self.pick(range(20))
+            if roll >= 16:
+                return self.pick(
+                    ["submit_features", "sample_data", "set_candidate", "claim_reward"]
+                )
+            if not m.get("review_submitted"):
+                return "set_optimal" if roll >= 14 else "submit_review"
+            return (
+                ("submit_review" if roll % 2 else "claim_reward") if roll >= 11 else "set_optimal"
+            )
         if st_trade == REVIEWED and self.chance(3):
             return self.pick(["set_optimal", "submit_review", "set_candidate"])
         if st_trade == REVIEWED:
@@ -273,7 +283,8 @@ class Schedule:
         keys, levels = get_dataset(sender, n_shards)
         leaf_keys = [keys[i] for i in indices]
         proofs = [get_proof(levels, i) for i in indices]
-        sealed = b"\x33" * 129
+        # K_data sealed to the collector: 129 bytes, or a boundary length that is valid
+        sealed = b"\x33" * (self.pick([1, MAX_SEALED_KEY_BYTES]) if self.chance(6) else 129)
         if bad == "key" and leaf_keys:
             leaf_keys[0] = b"forged"
         elif bad == "lengths":

@@ -588,9 +588,29 @@ def check_not_vacuous(timeout_ms: int = TIMEOUT_MS) -> ProofResult:
     )
 
 
+def prove_redundant_review_state_guard(timeout_ms: int = TIMEOUT_MS) -> ProofResult:
+    """submit_review's `st_trade == REVIEWING` guard is implied by the ones around it
+    (caller is the candidate, review not yet submitted): a mutant that drops it is
+    equivalent, in every reachable state."""
+    start = time.perf_counter()
+    s = fresh_state("s")
+    m = fresh_call("m")
+    others = z3.And(s.created, m.sender != 0, m.sender == s.candidate, z3.Not(s.review_submitted))
+    status, detail = _check_valid(
+        z3.Implies(others, s.st_trade == REVIEWING), [get_inductive_invariant(s)], timeout_ms
+    )
+    return ProofResult(
+        "redundant_guard_submit_review_is_reviewing",
+        status,
+        time.perf_counter() - start,
+        detail or "Inv => (caller is candidate /\\ no review yet => st_trade == reviewing)",
+    )
+
+
 def prove_all(timeout_ms: int = TIMEOUT_MS) -> list[ProofResult]:
     results = [check_not_vacuous(timeout_ms)]
     results += [prove_state_invariant(name, timeout_ms) for name in STATE_INVARIANTS]
     results += [prove_step_property(name, timeout_ms) for name in STEP_PROPERTIES]
     results.append(prove_no_stuck_funds(timeout_ms))
+    results.append(prove_redundant_review_state_guard(timeout_ms))
     return results
