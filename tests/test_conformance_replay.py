@@ -25,7 +25,7 @@ def spec_args(market, name: str, args: dict, state: MarketState) -> list:
     """The decoded calldata in the spec's argument order and vocabulary."""
     inputs = [i["name"] for i in market.contract.get_function_by_name(name).abi["inputs"]]
     values = [_plain(args[i]) for i in inputs]
-    if name == "submit_review":  # the ABI pads each proof to MAX_MERKLE_DEPTH
+    if name == "submit_review":  # proofs as the spec takes them: the siblings only
         depth = get_merkle_depth(state.sessions[values[0]].config.cf_shards)
         values[3] = [proof[:depth] for proof in values[3]]
     return values

@@ -6,6 +6,7 @@ import dataclasses
 
 import pytest
 
+from hyperx.impl.clients.ledger import Account
 from hyperx.impl.clients.provider import Misbehaviour
 from hyperx.impl.clients.session import RunOptions, load_task
 from hyperx.impl.datastore.cid import bytes32_to_cid
@@ -169,3 +170,18 @@ def test_detects_a_tampered_shard(embedded, assessor, tmp_path, sampled):
     else:  # the sample was honest, the deal closed; the full download catches the rest
         assert harness.report().state == "closed"
         assert harness.collector.facts()["dataset"].startswith(f"rejected: block {cid} is corrupt")
+
+
+def test_providers_skip_a_session_whose_offer_is_not_on_the_store(embedded, assessor, tmp_path):
+    harness = new_session(embedded, assessor, tmp_path, providers=2)
+    stranger = Account.from_key(embedded[2].key)  # the chain's funding account
+    now = harness.ledger.timestamp(harness.ledger.head())
+    bogus = [OPTIONS.reward_wei, OPTIONS.deposit_wei, 2_500, 8, now + 3_600, 600, 600, b"\x07" * 32]
+    harness.ledger.send(stranger, "create_session", bogus, OPTIONS.reward_wei)  # opened first
+    harness.run(TIMEOUT_S, until=lambda: all(p.session() is not None for p in harness.providers))
+    real = harness.providers[0].session()
+    assert harness.market.get_session(real)["collector"] == harness.collector.address
+    for provider in harness.providers:
+        assert provider.session() == real
+        skipped = provider.state.get("provider", f"skipped:{real - 1}")
+        assert skipped.startswith("block bafkrei") and "is not in the store" in skipped

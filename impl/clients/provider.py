@@ -27,8 +27,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hyperx.impl.clients.artifacts import decode_offer, decode_shard, join_shards, split_into_shards
-from hyperx.impl.clients.daemon import ChainEvent, Party
+from hyperx.impl.clients.artifacts import (
+    ArtifactError,
+    decode_offer,
+    decode_shard,
+    join_shards,
+    split_into_shards,
+)
+from hyperx.impl.clients.daemon import ChainEvent, Party, log
 from hyperx.impl.crypto import (
     decrypt_shard,
     encrypt_shard,
@@ -36,8 +42,9 @@ from hyperx.impl.crypto import (
     seal_k_data,
     session_binding,
 )
-from hyperx.impl.datastore.cid import bytes32_to_cid, cid_to_bytes32
+from hyperx.impl.datastore.cid import DatastoreError, bytes32_to_cid, cid_to_bytes32
 from hyperx.impl.quality import pipeline
+from hyperx.impl.quality.errors import QualityError
 from hyperx.spec.config import CHUNK_SIZE
 from hyperx.spec.merkle import (
     compute_chunk_proof,
@@ -111,19 +118,21 @@ class ProviderClient(Party):
         if self.chain.timestamp(self.chain.head()) >= event.args["cf_evaluation_deadline"]:
             return
         shards_wanted = event.args["cf_shards"]
-        if shards_wanted > len(self.x):
-            self.state.put(
-                "provider",
-                f"skipped:{sid}",
-                f"the session wants {shards_wanted} shards, the dataset has {len(self.x)} entries",
+        try:
+            if shards_wanted > len(self.x):
+                raise ArtifactError(
+                    f"the session wants {shards_wanted} shards, the dataset has {len(self.x)} entries"
+                )
+            offer = self.store.get(bytes32_to_cid(event.args["adr_theta"]))
+            extractor_cid, collector_key = decode_offer(offer, event.args["collector"])
+            # A provider joins only a session whose extractor it can fetch and run on its data.
+            pipeline.check_provider_images(
+                pipeline.load_extractor(self.store.get(extractor_cid)), self.x, self.y
             )
+        except (ArtifactError, DatastoreError, QualityError) as error:
+            self.state.put("provider", f"skipped:{sid}", str(error))
+            log.warning("provider %s skips session %d: %s", self.address[:10], sid, error)
             return
-        extractor_cid, collector_key = decode_offer(
-            self.store.get(bytes32_to_cid(event.args["adr_theta"])), event.args["collector"]
-        )
-        self.store.get(
-            extractor_cid
-        )  # fetched now: a provider joins only a session whose extractor it can run
         binding = session_binding(self.chain.chain_id, self.chain.contract_address, sid)
         k_data = new_k_data()
         keys = [

@@ -18,7 +18,7 @@ from web3 import Web3
 from web3.exceptions import BlockNotFound, ContractLogicError, TransactionNotFound
 
 from hyperx.impl.chain.connection import decode_revert_reason
-from hyperx.impl.chain.market import Market, pad_proof
+from hyperx.impl.chain.market import Market, encode_proof
 from hyperx.impl.clients.daemon import ChainEvent
 from hyperx.impl.clients.ledger import Account, TxReceipt
 
@@ -75,8 +75,8 @@ class Web3Ledger:
         return found
 
     def _call(self, interface: str, args: list):
-        if interface == "submit_review":  # the ABI carries each proof padded to MAX_MERKLE_DEPTH
-            args = [*args[:3], [pad_proof(proof) for proof in args[3]], *args[4:]]
+        if interface == "submit_review":  # the ABI's own encoding of each proof
+            args = [*args[:3], [encode_proof(proof) for proof in args[3]], *args[4:]]
         return getattr(self.contract.functions, interface)(*[_abi_arg(a) for a in args])
 
     def simulate(
