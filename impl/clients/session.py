@@ -339,21 +339,23 @@ def build_session(
     specs = provider_specs(options.providers, options.family, options.seed)
     state_dir = Path(options.state_dir or tempfile.mkdtemp(prefix="hyperx-session-"))
 
-    chain, market, funder = connection or connect(options)  # first: a bad --rpc fails fast
-    clock["deployed"] = time.monotonic()
-    progress("setup", "pretraining M_init (cached per config) and publishing the extractor")
     task = load_task(config, options.seed)
     if options.shards > len(task.pool_x):
         raise SessionError(
             f"--shards must be at most {len(task.pool_x)} (the dataset's entries), got {options.shards}"
         )
-    assessor = assessor or prepare_assessor(config, task, options.seed)
-    clock["assessor"] = time.monotonic()
-
+    chain, market, funder = connection or connect(
+        options
+    )  # before the assessor: a bad --rpc fails fast
+    clock["deployed"] = time.monotonic()
     progress(
         "setup",
         f"market at {market.address} on {'chain ' + str(chain.chain_id) if options.rpc else 'the embedded EVM'}",
     )
+    progress("setup", "pretraining M_init (cached per config) and publishing the extractor")
+    assessor = assessor or prepare_assessor(config, task, options.seed)
+    clock["assessor"] = time.monotonic()
+
     ledger = Web3Ledger(market)
     collector_key = Account.create()
     provider_keys = [Account.create() for _ in specs]
