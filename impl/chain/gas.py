@@ -192,9 +192,13 @@ def plot_gas(report: dict, path: Path) -> None:
     counts = [int(n) for n in report["shards"]]
     linear_rows = {"registration", "sample_data", "submit_review", "claim_reward"}
     fig, ax = plt.subplots(figsize=(8, 5.5))
-    for row in PAPER_100_SHARDS:
+    for i, row in enumerate(PAPER_100_SHARDS):
         (line,) = ax.plot(
-            counts, [report["shards"][str(n)][row] for n in counts], marker="o", label=row
+            counts,
+            [report["shards"][str(n)][row] for n in counts],
+            marker="o",
+            color=plt.cm.tab20(i),
+            label=row,
         )
         ax.plot([100], [PAPER_100_SHARDS[row]], marker="x", markersize=9, color=line.get_color())
         if row in linear_rows:
