@@ -212,10 +212,6 @@ def encode_proof(proof: Sequence[bytes]) -> list[bytes]:
     return list(proof)
 
 
-# The name impl/clients/web3_ledger.py imports (proofs were once padded to 16 words).
-pad_proof = encode_proof
-
-
 def iter_reward_chunks(keys: Sequence[bytes]) -> Iterator[tuple[int, list[bytes], list[bytes]]]:
     """(chunk_index, chunk keys, chunk proof) for every claim_reward call, in order."""
     for chunk_index in range(get_chunk_count(len(keys))):
