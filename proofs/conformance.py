@@ -185,25 +185,28 @@ class Schedule:
             "cf_claim_s": self.pick([60, 1, MAX_PERIOD_S]),
         }
         theta = b"\x11" * 32
-        value = fields["cf_reward"]
-        bad = self.perturb(*fields, "theta_zero", "theta_short", "value")
+        faults = [*fields, "theta_zero", "theta_short", "value", "smallest_pct"]
+        roll = self.pick(range(2 * len(faults)))  # half the time a fault, each as likely
+        bad = faults[roll - len(faults)] if roll >= len(faults) else "none"
         if bad in fields:
-            wrong = {
-                "cf_reward": 0,
+            fields[bad] = {
+                "cf_reward": self.pick([0, 1]),
                 "cf_deposit": 10**17,
-                "cf_pct_bps": self.pick([0, BPS + 1, 1, 2_499]),
-                "cf_shards": self.pick([0, 2**16 + 1, 1, 3]),
-                "cf_evaluation_deadline": self.pick([self.now, self.now + MAX_PERIOD_S + 1]),
+                "cf_pct_bps": self.pick([0, BPS + 1, BPS, 1, 2_499]),
+                "cf_shards": self.pick([0, 2**16 + 1, 2**16, 1, 3]),
+                "cf_evaluation_deadline": self.pick(
+                    [self.now, self.now + MAX_PERIOD_S + 1, self.now + 1]
+                ),
                 "cf_review_s": self.pick([0, MAX_PERIOD_S + 1]),
                 "cf_claim_s": self.pick([0, MAX_PERIOD_S + 1]),
             }[bad]
-            fields[bad] = wrong
+        elif bad == "smallest_pct":  # the smallest valid CF_%: one shard in BPS
+            fields["cf_pct_bps"], fields["cf_shards"] = 1, BPS
         elif bad == "theta_zero":
             theta = ZERO_HASH
         elif bad == "theta_short":
             theta = b"\x11" * 31
-        elif bad == "value":
-            value += self.pick([1, -1])
+        value = fields["cf_reward"] + (self.pick([1, -1]) if bad == "value" else 0)
         spec_args = [*fields.values(), theta]
         model_args = [*fields.values(), _from_word(theta), len(theta)]
         return self.draw_sender(COLLECTOR), value, spec_args, model_args
@@ -365,9 +368,13 @@ class Schedule:
 
     def call(self, name, sender, value, now, spec_args, model_args) -> None:
         contract = self.contract
-        sid_args = [] if name == "create_session" else [0]
+        # The encoding is session 0; now and then a call names a session that does
+        # not exist, which the encoding rejects like every call before creation.
+        sid = 0 if name == "create_session" or self.chance(19) else self.pick([1, -1])
+        sid_args = [] if name == "create_session" else [sid]
         self.log.append(
-            f"{name}(sender={sender}, value={value}, now={now}, args={_short(spec_args)})"
+            f"{name}(sid={sid_args[0] if sid_args else '-'}, sender={sender}, value={value}, "
+            f"now={now}, args={_short(spec_args)})"
         )
         before = copy.deepcopy(self.spec)
         try:
@@ -378,7 +385,9 @@ class Schedule:
             self.spec, spec_ok, reason = before, False, str(error)
         except Exception as error:  # a crash is not a revert reason: report it
             raise Divergence(f"spec raised {type(error).__name__}: {error}") from error
-        model_ok, payment = self.model.apply(name, sender, value, now, *model_args)
+        model_ok, payment = (
+            self.model.apply(name, sender, value, now, *model_args) if sid == 0 else (False, None)
+        )
         if spec_ok != model_ok:
             raise Divergence(
                 f"spec {'accepted' if spec_ok else 'rejected (' + reason + ')'}, "
