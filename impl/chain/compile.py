@@ -4,7 +4,10 @@ One setting for every consumer (the CLI, the embedded chain, the tests, the gas
 benchmark), so that the bytecode measured is the bytecode deployed.
 """
 
+import hashlib
 import json
+import os
+import tempfile
 from dataclasses import asdict, dataclass
 from functools import cache
 from importlib import resources
@@ -38,10 +41,40 @@ def read_source(filename: str = MARKET_SOURCE) -> str:
     return resources.files("hyperx.vyper_contracts").joinpath(filename).read_text()
 
 
+def get_cache_dir() -> Path:
+    """Compiled artifacts, keyed by source, compiler and settings ($HYPERX_CACHE_DIR,
+    else the XDG cache): a client process starts without a 3-7 s compile."""
+    root = os.environ.get("HYPERX_CACHE_DIR") or Path(
+        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "hyperx"
+    )
+    return Path(root) / "contracts"
+
+
 @cache
 def compile_contract(filename: str = MARKET_SOURCE) -> Artifact:
+    source = read_source(filename)
+    key = hashlib.sha256(f"{vyper.__version__}\n{SETTINGS}\n{source}".encode()).hexdigest()[:32]
+    cached = get_cache_dir() / f"{Path(filename).stem}-{key}.json"
+    try:
+        return Artifact(**json.loads(cached.read_text()))
+    except (OSError, ValueError, TypeError):
+        pass  # absent or unreadable: compile afresh
+    artifact = _compile(filename, source)
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(
+            "w", dir=cached.parent, delete=False, suffix=".tmp"
+        ) as tmp:
+            json.dump(asdict(artifact), tmp)
+        os.replace(tmp.name, cached)
+    except OSError:
+        pass  # a read-only home only costs the next process a compile
+    return artifact
+
+
+def _compile(filename: str, source: str) -> Artifact:
     output = vyper.compile_code(
-        read_source(filename),
+        source,
         contract_path=filename,
         output_formats=["abi", "bytecode", "bytecode_runtime", "userdoc", "devdoc"],
         settings=SETTINGS,
