@@ -7,6 +7,7 @@ from collections import Counter
 import pytest
 
 import hyperx.spec.contract as spec
+from hyperx.verify import runner
 from hyperx.verify.mutants import EQUIVALENT, generate_mutants, get_mutant, read_spec_source
 from hyperx.verify.runner import PROFILES, VerifyProfile, run_mutant, select_mutants
 
@@ -134,6 +135,13 @@ def test_equivalent_table_names_existing_mutants_with_reasons(by_id):
     for mutant_id, reason in EQUIVALENT.items():
         assert mutant_id in by_id, f"stale EQUIVALENT entry {mutant_id}"
         assert len(reason) > 20
+
+
+def test_control_passes_on_the_unmutated_spec():
+    """The kills below mean something only if the same checks pass on the spec."""
+    control = runner._run_mutant_by_id(runner.CONTROL, SMALL)
+    assert control.error is None
+    assert control.killed_by is None
 
 
 @pytest.mark.parametrize(

@@ -125,6 +125,7 @@ def test_report_with_a_surviving_mutant_fails():
                 "error": None,
             }
         ],
+        "control": None,
     }
     console = Console(record=True, width=200)
     print_report(report, console)
@@ -149,6 +150,24 @@ def test_report_with_a_crashed_mutant_fails_even_if_listed_equivalent():
     console = Console(record=True, width=200)
     print_report(report, console)
     assert "the harness crashed: KeyError: 'x'" in console.export_text()
+
+
+def test_report_whose_control_fails_is_not_ok():
+    refinement = RefinementReport(
+        schedules=1, steps=20, failures=0, failing_trace=None, seconds=0.1
+    )
+    killed = runner.MutantOutcome(
+        "guard-y", "guard", "contract.py:2 f: guard removed", "refinement", 0.1
+    )
+    control = runner.MutantOutcome(runner.CONTROL, "control", "the spec", "refinement", 0.1)
+    report = runner.VerifyReport(
+        "quick", [], refinement, runner.MutantsReport([killed], control), 1.0, None
+    )
+    assert not report.ok
+    assert report.to_json()["mutants"]["control"] == "refinement"
+    console = Console(record=True, width=200)
+    print_report(report, console)
+    assert "fail on the unmutated spec (refinement)" in console.export_text()
 
 
 @pytest.mark.parametrize(

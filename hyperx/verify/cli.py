@@ -145,6 +145,11 @@ def print_mutants(mutants: MutantsReport, console: Console) -> None:
         outcomes = [outcome for outcome in mutants.outcomes if outcome.kind == kind]
         kinds.add_row(kind, str(sum(o.killed for o in outcomes)), str(len(outcomes)))
     console.print(kinds)
+    if mutants.control_failure:
+        console.print(
+            f"[bold red]The mutant checks fail on the unmutated spec "
+            f"({escape(mutants.control_failure)}): the kills below mean nothing.[/]"
+        )
     console.print(
         f"Mutants: {mutants.killed}/{len(mutants.outcomes)} killed, "
         f"{len(mutants.survivors)} survived",

@@ -139,6 +139,11 @@ def _spec_mutants() -> dict[str, Mutant]:
     return {mutant.id: mutant for mutant in generate_mutants()}
 
 
+def get_mutant_ids() -> list[str]:
+    """The ids of the installed spec's mutants, in source order."""
+    return list(_spec_mutants())
+
+
 def get_mutant(mutant_id: str) -> Mutant:
     """One mutant of the installed spec, by id (generated once per process)."""
     mutants = _spec_mutants()

@@ -30,7 +30,8 @@ from types import ModuleType
 from hypothesis import Phase, settings
 
 from hyperx.proofs import ProofResult, conformance, run_proofs
-from hyperx.verify.mutants import EQUIVALENT, Mutant, generate_mutants, get_mutant
+from hyperx.spec import contract as spec_contract
+from hyperx.verify.mutants import EQUIVALENT, Mutant, get_mutant, get_mutant_ids
 from hyperx.verify.refinement import RefinementReport, load_trace, replay, run_refinement
 
 
@@ -64,6 +65,7 @@ PROFILES = {
 }
 PROFILE_ENV = "HYPERX_PROFILE"
 MUTANT_SEED = 0
+CONTROL = "control"  # the job that runs the mutant checks on the unmutated spec
 FAILING_TRACE = Path("hyperx-failing-trace.json")
 
 # progress(phase, done, total, note): phase is "proofs", "refinement" or "mutants"
@@ -95,6 +97,14 @@ class MutantOutcome:
 @dataclass(frozen=True)
 class MutantsReport:
     outcomes: list[MutantOutcome]
+    control: MutantOutcome | None = None  # the unmutated spec through the same checks
+
+    @property
+    def control_failure(self) -> str | None:
+        """Why the checks fail on the unmutated spec (then no kill means anything)."""
+        if self.control is None:
+            return None
+        return self.control.killed_by or self.control.error
 
     @property
     def killed(self) -> int:
@@ -106,8 +116,10 @@ class MutantsReport:
 
     @property
     def ok(self) -> bool:
-        """Every survivor is a mutant analysed as equivalent, and none crashed."""
-        return all(s.equivalent and not s.error for s in self.survivors)
+        """The control passed, every survivor is a mutant analysed as equivalent, and
+        none crashed the harness."""
+        survivors_ok = all(s.equivalent and not s.error for s in self.survivors)
+        return self.control_failure is None and survivors_ok
 
 
 @dataclass(frozen=True)
@@ -129,7 +141,8 @@ class VerifyReport:
 
     def to_json(self) -> dict:
         """The `--json` object. `mutants` is null unless mutants were run, so the
-        keys are the same on every run."""
+        keys are the same on every run; its `control` (beyond the issue's shape) is
+        null, or why the mutant checks already fail on the unmutated spec."""
         mutants = None
         if self.mutants is not None:
             mutants = {
@@ -144,6 +157,7 @@ class VerifyReport:
                     }
                     for s in self.mutants.survivors
                 ],
+                "control": self.mutants.control_failure,
             }
         return {
             "proofs": [
@@ -192,7 +206,7 @@ def check_options(mutants: bool, replay_path: Path | None, sample: int | None) -
 def select_mutants(sample: int | None = None) -> list[str]:
     """The ids of every mutant, or of `sample` of them drawn with a fixed seed (the
     same sample on every run), in source order."""
-    ids = [mutant.id for mutant in generate_mutants()]
+    ids = get_mutant_ids()
     if sample is None:
         return ids
     if not 0 < sample <= len(ids):
@@ -243,31 +257,40 @@ def run_mutants(
     ids: list[str], profile: VerifyProfile, progress: Progress, workers: int | None = None
 ) -> MutantsReport:
     """The mutants through `run_mutant`, in parallel processes (inline with one
-    worker), reported in the order given."""
+    worker), reported in the order given; alongside, the unmutated spec through the
+    same checks, as a control: a kill means something only if the control passes."""
     workers = workers or os.cpu_count() or 1
+    jobs = [CONTROL, *ids]
     progress("mutants", 0, len(ids), "")
     outcomes = {}
     if workers == 1:
-        for mutant_id in ids:
+        for mutant_id in jobs:
             outcomes[mutant_id] = _run_mutant_by_id(mutant_id, profile)
-            progress("mutants", len(outcomes), len(ids), mutant_id)
+            progress("mutants", len(outcomes) - 1, len(ids), mutant_id)
     else:
         # spawn, not fork: z3 and Hypothesis hold state a forked child must not share
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            futures = [pool.submit(_run_mutant_by_id, mutant_id, profile) for mutant_id in ids]
+            futures = [pool.submit(_run_mutant_by_id, mutant_id, profile) for mutant_id in jobs]
             for future in as_completed(futures):
                 outcome = future.result()
                 outcomes[outcome.id] = outcome
-                progress("mutants", len(outcomes), len(ids), outcome.id)
-    return MutantsReport([outcomes[mutant_id] for mutant_id in ids])
+                progress("mutants", len(outcomes) - (CONTROL in outcomes), len(ids), outcome.id)
+    control = outcomes.pop(CONTROL)
+    return MutantsReport([outcomes[mutant_id] for mutant_id in ids], control)
 
 
 def run_mutant(mutant: Mutant, profile: VerifyProfile) -> MutantOutcome:
     """The differential check, then a short refinement run, on the mutant; the first
-    failure kills it. Both catch what the mutant raises; an exception escaping them
-    is a crash of the harness, reported as such and not counted as a kill."""
+    failure kills it."""
+    return _run_checks(mutant.id, mutant.kind, mutant.description, mutant.load(), profile)
+
+
+def _run_checks(
+    outcome_id: str, kind: str, description: str, module: ModuleType, profile: VerifyProfile
+) -> MutantOutcome:
+    """Both checks catch what the module raises; an exception escaping them is a
+    crash of the harness, reported as such and not counted as a kill."""
     start = time.perf_counter()
-    module = mutant.load()
     killed_by, error = None, None
     try:
         with without_shrinking():
@@ -275,7 +298,7 @@ def run_mutant(mutant: Mutant, profile: VerifyProfile) -> MutantOutcome:
     except Exception as crash:  # reported with the mutant, so the run can go on
         error = f"{type(crash).__name__}: {crash}".splitlines()[0]
     seconds = time.perf_counter() - start
-    return MutantOutcome(mutant.id, mutant.kind, mutant.description, killed_by, seconds, error)
+    return MutantOutcome(outcome_id, kind, description, killed_by, seconds, error)
 
 
 def _first_failure(module: ModuleType, profile: VerifyProfile) -> str | None:
@@ -304,4 +327,6 @@ def without_shrinking():
 
 
 def _run_mutant_by_id(mutant_id: str, profile: VerifyProfile) -> MutantOutcome:
+    if mutant_id == CONTROL:
+        return _run_checks(CONTROL, CONTROL, "the unmutated spec", spec_contract, profile)
     return run_mutant(get_mutant(mutant_id), profile)
