@@ -336,6 +336,7 @@ class World:
         target = self.chain.now + max(1, ins["seconds"])
         while self.chain.now < target:
             wakeups = [w for w in self.wakeups() if w > self.chain.now]
+            self._adversary_claims()
             self._fair_block(min([target] + wakeups), everything=True)
             self.last_jump = self.chain.height
             self.settle()
@@ -470,6 +471,9 @@ class World:
                     and not view.refund_claimed
                 ):
                     claims.append("claim_refund")
+                if party.address == self.address[OUTSIDER] and not view.is_settled(self.chain.now):
+                    # X, in no role, tries to take the money the moment it is due
+                    claims = ["claim_deposit", "claim_refund"]
                 for name in claims:
                     if (party.address, name, (sid,)) not in pending:
                         self.chain.submit(party.address, 0, name, sid)
