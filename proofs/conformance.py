@@ -91,9 +91,11 @@ class Schedule:
     # Drawing
 
     def pick(self, options):
+        """One of `options`, about evenly (sampled_from favours the first ones)."""
         from hypothesis import strategies as st
 
-        return self.draw(st.sampled_from(options))
+        options = list(options)
+        return options[self.draw(st.integers(0, 2**20)) % len(options)]
 
     def chance(self, in_twenty: int) -> bool:
         """True with probability about in_twenty/20. Hypothesis draws the simplest
