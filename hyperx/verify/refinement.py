@@ -92,6 +92,8 @@ INVARIANTS = (
     "deposit once: each deposit (with any compensation) claimed at most once, never by "
     "the forfeiter, for the amount the policy gives",
     "refund once: the collector's refund paid at most once, after expiry, for the policy's amount",
+    "policy agreement: a call succeeds exactly when the policy, restated here "
+    "independently of the contract module, allows it (no guard missing, none too strict)",
     "no stuck funds: after the last deadline and every honest party's reactions, the "
     "contract owes honest parties nothing",
 )
