@@ -1,9 +1,10 @@
 """`hyperx verify`: the proofs, the refinement suite and the mutants, with a progress
 display on stderr and a table of results (or, with --json, one JSON object) on stdout.
 
-Exit codes: 0 all proved and no refinement failure (and every surviving mutant is a
-documented equivalent one); 1 something failed; 2 bad input (a one-line error on
-stderr). Mounted by `hyperx.cli` as `hyperx verify`; `python -m hyperx.verify.cli`
+Exit codes: 0 all proved and no refinement failure (and, with --mutants, the
+control passed and every surviving mutant is a documented equivalent one); 1
+something failed; 2 bad input (a one-line error on stderr). Without a terminal,
+the progress display becomes one stderr line per finished step. Mounted by `hyperx.cli` as `hyperx verify`; `python -m hyperx.verify.cli`
 runs it alone.
 """
 
@@ -85,6 +86,8 @@ def verify(
             progress_display.update(
                 tasks[phase], completed=done, total=total, description=description
             )
+            if not stderr.is_terminal and done:  # no live display: a line per step
+                stderr.print(f"{PHASES[phase]} {done}/{total} {note}".rstrip(), highlight=False)
 
         report = run_verify(chosen, mutants=mutant_ids, trace=trace, progress=on_progress)
 
