@@ -160,9 +160,9 @@ def print_mutants(mutants: MutantsReport, console: Console) -> None:
     )
     if mutants.survivors:
         survivors = Table(title="Surviving mutants")
-        survivors.add_column("mutant")
-        survivors.add_column("edit")
-        survivors.add_column("equivalent because")
+        survivors.add_column("mutant", overflow="fold")
+        survivors.add_column("edit", overflow="fold")
+        survivors.add_column("equivalent because", overflow="fold")
         for survivor in mutants.survivors:
             if survivor.error:
                 reason = f"[bold red]the harness crashed: {escape(survivor.error)}[/]"
