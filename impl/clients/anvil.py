@@ -6,15 +6,13 @@ with `anvil_setBalance`, so no key of anvil's own is needed; `snapshot`/`revert`
 wrap `evm_snapshot`/`evm_revert` for reorg tests.
 """
 
-import os
-import signal
 import socket
 import subprocess
 import time
 
 import requests
 
-from hyperx.impl.datastore.node import find_node_bin
+from hyperx.impl.datastore.node import find_node_bin, stop_process_group
 
 
 class AnvilError(RuntimeError):
@@ -61,9 +59,10 @@ class AnvilNode:
         while time.monotonic() - started < self.startup_timeout_s:
             if self.process.poll() is not None:
                 error = self.process.stderr.read().decode(errors="replace").strip().splitlines()
+                code = self.process.returncode
                 self.stop()
                 raise AnvilError(
-                    f"anvil exited with code {self.process.returncode if self.process else '?'}: {error[-1] if error else 'no output'}"
+                    f"anvil exited with code {code}: {error[-1] if error else 'no output'}"
                 )
             try:
                 self.rpc("eth_chainId")
@@ -75,14 +74,7 @@ class AnvilNode:
 
     def stop(self) -> None:
         if self.process is not None:
-            try:
-                os.killpg(self.process.pid, signal.SIGTERM)
-                self.process.wait(timeout=10)
-            except ProcessLookupError:
-                pass
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+            stop_process_group(self.process)
             self.process = None
 
     def rpc(self, method: str, *params):

@@ -123,14 +123,7 @@ class JsIpfsNode:
 
     def stop(self) -> None:
         if self.process is not None:
-            try:
-                os.killpg(self.process.pid, signal.SIGTERM)
-                self.process.wait(timeout=10)
-            except ProcessLookupError:
-                pass
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+            stop_process_group(self.process)
             self.process = None
         if self.repo is not None:
             shutil.rmtree(self.repo, ignore_errors=True)
@@ -154,6 +147,19 @@ class JsIpfsNode:
                     pass
             time.sleep(0.05)
         raise DatastoreError(f"js-ipfs daemon did not answer within {self.startup_timeout_s:g} s")
+
+
+def stop_process_group(process: subprocess.Popen) -> None:
+    """Stop a node started with `start_new_session=True`, and everything it spawned:
+    SIGTERM to its process group, SIGKILL after 10 s."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def main() -> None:
