@@ -415,12 +415,19 @@ class World:
         self.react()
 
     def is_quiescent(self) -> bool:
+        """Nothing an honest party could still react to: no honest transaction
+        pending, no recent call not yet final, and every deadline already passed
+        (a timer's trigger) visible in a final block. Without the last clause a
+        block stamped at a deadline could wait, unfinal, through the next jump in
+        time, and an honest timer would fire too late."""
         chain = self.chain
         recent = chain.blocks[-FINALITY_DEPTH:]
+        final_time = chain.blocks[chain.final_height].timestamp
         return (
             not any(self.is_honest_tx(tx) for tx in chain.mempool)
             and not any(b.receipts for b in recent)
             and chain.final_height >= self.last_jump
+            and not any(final_time < wakeup <= chain.now for wakeup in self.wakeups())
         )
 
     def settle(self) -> None:
