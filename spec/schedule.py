@@ -450,16 +450,18 @@ class World:
             self._fair_block(min(ahead, default=self.chain.now + 1), everything=True)
             self.last_jump = self.chain.height
             self.settle()
-        self._adversary_claims()
+        self._adversary_claims(everything=True)
         self._fair_block(self.chain.now + 1, everything=True)
         self.settle()
         self.ideal.finish()
 
-    def _adversary_claims(self) -> None:
+    def _adversary_claims(self, everything: bool = False) -> None:
         """The adversary takes whatever the contract pays its corrupted parties, as
         early as it might be paid: its claims ride in each block that ends a jump
         in time, stamped exactly at a deadline, and once more at the end (so every
-        payout path, and every deadline's boundary, meets the checks)."""
+        payout path, and every deadline's boundary, meets the checks). With
+        `everything`, each corrupted party tries both pulls on every session,
+        whatever it has already taken (a second refund, a deposit twice)."""
         pending = {
             (tx.sender, tx.call.name, tx.call.args)
             for tx in self.chain.mempool
@@ -478,7 +480,9 @@ class World:
                     and not view.refund_claimed
                 ):
                     claims.append("claim_refund")
-                if party.address == self.address[OUTSIDER] and not view.is_settled(self.chain.now):
+                if everything or (
+                    party.address == self.address[OUTSIDER] and not view.is_settled(self.chain.now)
+                ):
                     # X, in no role, tries to take the money the moment it is due
                     claims = ["claim_deposit", "claim_refund"]
                 for name in claims:
