@@ -65,6 +65,7 @@ from .parties import (
     CLOSED,
     PENDING,
     REVIEWED,
+    REVIEWING,
     Collector,
     Party,
     Provider,
@@ -461,7 +462,8 @@ class World:
         in time, stamped exactly at a deadline, and once more at the end (so every
         payout path, and every deadline's boundary, meets the checks). With
         `everything`, each corrupted party tries both pulls on every session,
-        whatever it has already taken (a second refund, a deposit twice)."""
+        whatever it has already taken (a second refund, a deposit twice), and a
+        corrupted collector tries to pick a candidate or promote it after expiry."""
         pending = {
             (tx.sender, tx.call.name, tx.call.args)
             for tx in self.chain.mempool
@@ -488,6 +490,14 @@ class World:
                 for name in claims:
                     if (party.address, name, (sid,)) not in pending:
                         self.chain.submit(party.address, 0, name, sid)
+                if everything and party.address == view.collector:
+                    # a collector that outlived its deadlines tries to revive the deal
+                    if view.phase == PENDING and view.features:
+                        self.chain.submit(
+                            party.address, 0, "set_candidate", sid, min(view.features)
+                        )
+                    if view.phase == REVIEWING and view.candidate is not None:
+                        self.chain.submit(party.address, 0, "set_optimal", sid, view.candidate)
 
     # Observables
 
