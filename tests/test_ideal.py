@@ -22,7 +22,8 @@ BLOB = bytes([37]) + b"extractor"
 COMPENSATION = REWARD * PCT_BPS // BPS
 
 
-def make_session(threshold: int = 0) -> FHyperX:
+def open_session(threshold: int = 0) -> FHyperX:
+    """F_HyperX with session 0 created by C, and no provider yet."""
     ideal = FHyperX(extract_features, evaluate_features, FUNDS, evaluation_slack_s=100)
     config = {
         "cf_reward": REWARD,
@@ -35,6 +36,12 @@ def make_session(threshold: int = 0) -> FHyperX:
         "adr_theta": b"\x01" * 32,
     }
     ideal.session_create(0, C, config, threshold, BLOB)
+    return ideal
+
+
+def make_session(threshold: int = 0) -> FHyperX:
+    """Session 0 with providers A (quality 3) and B (quality 8) sampled and evaluated."""
+    ideal = open_session(threshold)
     for pid, quality in ((A, 3), (B, 8)):
         ideal.provider_participate(0, pid, make_dataset(pid, 0, quality, SHARDS), now=10)
         ideal.sample(0, C, pid, [1, 5], now=20)
@@ -128,18 +135,7 @@ def test_rejects_moves_no_ideal_adversary_can_make(move, reason):
 
 
 def test_rejects_a_sample_above_cf_pct_and_a_review_after_the_deadline():
-    ideal = FHyperX(extract_features, evaluate_features, FUNDS, evaluation_slack_s=100)
-    config = {
-        "cf_reward": REWARD,
-        "cf_deposit": DEPOSIT,
-        "cf_pct_bps": PCT_BPS,
-        "cf_shards": SHARDS,
-        "cf_evaluation_deadline": EVALUATION,
-        "cf_review_s": REVIEW,
-        "cf_claim_s": CLAIM,
-        "adr_theta": b"\x01" * 32,
-    }
-    ideal.session_create(0, C, config, 0, BLOB)
+    ideal = open_session()
     ideal.provider_participate(0, A, make_dataset(A, 0, 5, SHARDS), now=10)
     with pytest.raises(SimulationError, match="sample of 3 > 2"):
         ideal.sample(0, C, A, [0, 1, 2], now=20)
@@ -152,18 +148,7 @@ def test_rejects_a_sample_above_cf_pct_and_a_review_after_the_deadline():
 
 
 def test_an_honest_provider_registered_in_time_must_be_evaluated():
-    ideal = FHyperX(extract_features, evaluate_features, FUNDS, evaluation_slack_s=100)
-    config = {
-        "cf_reward": REWARD,
-        "cf_deposit": DEPOSIT,
-        "cf_pct_bps": PCT_BPS,
-        "cf_shards": SHARDS,
-        "cf_evaluation_deadline": EVALUATION,
-        "cf_review_s": REVIEW,
-        "cf_claim_s": CLAIM,
-        "adr_theta": b"\x01" * 32,
-    }
-    ideal.session_create(0, C, config, 0, BLOB)
+    ideal = open_session()
     ideal.provider_participate(0, A, make_dataset(A, 0, 5, SHARDS), now=10)
     with pytest.raises(SimulationError, match="registered in time but was not evaluated"):
         ideal.end_evaluation(0, now=EVALUATION)
