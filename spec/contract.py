@@ -555,3 +555,5 @@ INTERFACES = {
     "claim_refund": process_claim_refund,
 }
 PAYABLE = frozenset({"create_session", "registration"})
+# Each interface emits one event named after it in CamelCase (the clients' triggers).
+EVENT_NAMES = tuple(name.title().replace("_", "") for name in INTERFACES)

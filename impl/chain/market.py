@@ -15,24 +15,11 @@ from web3 import Web3
 from web3.logs import DISCARD
 
 from hyperx.spec.config import CHUNK_SIZE, MAX_MERKLE_DEPTH
-from hyperx.spec.contract import Event, SessionConfig
+from hyperx.spec.contract import EVENT_NAMES, Event, SessionConfig
 from hyperx.spec.merkle import compute_chunk_proof, get_chunk_count
 
 from .compile import Artifact, compile_contract
 from .connection import Chain
-
-EVENT_NAMES = (
-    "CreateSession",
-    "Registration",
-    "SampleData",
-    "SubmitFeatures",
-    "SetCandidate",
-    "SubmitReview",
-    "SetOptimal",
-    "ClaimReward",
-    "ClaimDeposit",
-    "ClaimRefund",
-)
 
 
 @dataclass(frozen=True)
