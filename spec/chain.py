@@ -16,6 +16,7 @@ Gas is not modelled: balances here are net of fees.
 import copy
 from dataclasses import dataclass, field
 
+from .config import ZERO_ADDRESS
 from .contract import INTERFACES, PAYABLE, Address, Event, MarketState, Msg
 
 CONTRACT_ADDRESS: Address = "0x" + "c0" * 20
@@ -137,6 +138,8 @@ class Blockchain:
 
     def submit(self, sender: Address, value: int, name: str, *args) -> Transaction:
         """Broadcast a transaction to the mempool."""
+        # Verify the sender is an account (no key signs for address 0)
+        assert sender != ZERO_ADDRESS, "hyperx: no transaction comes from address 0"
         # Verify only payable interfaces take value
         assert value >= 0 and (value == 0 or name in PAYABLE), f"hyperx: {name} is not payable"
         tx = Transaction(self._next_tx_id, sender, value, Call(name, tuple(args)))

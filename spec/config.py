@@ -13,24 +13,28 @@ MAX_SHARDS = 2**16
 MAX_MERKLE_DEPTH = 16
 
 # Upper bound on one sample (length of sample_data's index list, and of
-# submit_review's key list): also bounded by cf_shards * cf_pct_bps / BPS.
-# 128 keeps submit_review (128 indices, keys and 16-sibling proofs, about 74 KiB)
-# under public mempools' 128 KiB transaction limit; and Vyper 0.4 reserves memory
-# for an array argument at its bound, which costs 3w + w**2/512 gas for w words
-# (about 650k gas for 1,024 proofs, 17k for 128).
+# submit_review's lists): also bounded by cf_shards * cf_pct_bps / BPS. 128 keeps
+# submit_review (128 indices, content addresses, key hashes, sealed keys and
+# 16-sibling proofs, about 82 KiB) under public mempools' 128 KiB transaction limit;
+# and Vyper 0.4 reserves memory for an array argument at its bound, which costs
+# 3w + w**2/512 gas for w words.
 MAX_SAMPLE = 128
 
-# ClaimReward reveals the keys in chunks of CHUNK_SIZE keys, each an aligned subtree
-# of the commitment. 2,048 keys are 64 KiB of calldata: a chunk stays under public
-# mempools' 128 KiB transaction size limit and far under EIP-7825's 2**24 gas cap.
-CHUNK_LOG2 = 11
-CHUNK_SIZE = 2**CHUNK_LOG2
+# The seal slot of the master key (sampled keys are sealed in slots 0..MAX_SAMPLE-1,
+# their positions in the sample): one past every shard index, so no pad repeats.
+MASTER_KEY_SLOT = MAX_SHARDS
 
-# K_data sealed to the collector's secp256k1 key (ECIES: 65-byte ephemeral key,
-# 16-byte nonce, 16-byte tag, 32-byte key = 129 bytes) fits with room to spare.
-MAX_SEALED_KEY_BYTES = 256
+# A secp256k1 point (review keys, ephemeral keys) is 64 bytes: x || y.
+POINT_BYTES = 64
 
-# Every period and how far ahead the evaluation deadline may lie, in seconds.
+# Periods, in seconds. Every period (cf_review_s, cf_claim_s) and the time from
+# creation to cf_evaluation_deadline lie in [MIN_PERIOD_S, MAX_PERIOD_S]. The floor
+# is the protocol's: a party must see the other's move and have its own answer
+# mined (a block or two, plus the node's finality) within one period, and a session
+# with one-second periods lets a collector make the optimal provider miss its claim
+# (issue 9, "robbed by short periods"). A provider sets its own, stricter floor in
+# its join policy (`hyperx provider join --min-period-s`).
+MIN_PERIOD_S = 300
 MAX_PERIOD_S = 365 * 24 * 3600
 
 ZERO_ADDRESS = "0x" + "00" * 20

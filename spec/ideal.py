@@ -7,30 +7,40 @@ the moves of corrupted parties reach it from the adversary (the simulator,
 time at which the real world made it, so that the functionality can enforce the
 same deadlines as Prot_SC.
 
+It decides by itself, from its own rules, everything an honest party decides: the
+sample bound, which provider an honest collector must pick, whether a review or a
+master key is good, and who is paid what. Nothing here comes from the real parties'
+code (`hyperx.spec.parties`): a real collector that picks another provider, or a
+contract that lets a wrong party move, shows up as a move F_HyperX refuses.
+
 The interfaces, and how they extend Figure 9:
 - `session_create` (SessionCreate, lines 2-10): the reward is escrowed.
 - `provider_participate` (ProviderParticipate, lines 11-19): the deposit is
-  escrowed. Evaluation uses the collector's sample (`sample`: the collector's
-  randomness, at most cf_shards * CF_% shards, once) and the functionality's own
-  features of exactly those shards (`submit_features`): it has the whole dataset
-  but does not use it, for parity with the real protocol (paper 6.1.1).
+  escrowed. Evaluation uses the collector's sample (`sample`: at most
+  cf_shards * CF_% shards, once) and the functionality's own features of exactly
+  those shards (`submit_features`); a corrupted provider's features are what the
+  adversary sealed under its own name, or none (a copy of another's).
 - `end_evaluation` + `set_candidate` (DealClose, lines 20-32): an honest collector
-  picks the best score at or above its threshold (ties to the lowest address); a
-  corrupted one picks any provider with features. Then the review: an honest
-  candidate discloses its sample; an honest collector promotes iff the disclosed
-  sample reproduces the features; an honest optimal provider is paid and
-  discloses its whole dataset.
-- `finish` (DepositClaim, lines 33-36) settles every session with the policy of
-  `hyperx.spec.contract`: closed -> cf_reward to P_opt; the candidate reviewed and
-  the collector did not promote -> cf_pct * cf_reward to the candidate
-  (post-review abortion); a candidate that did not review, or an optimal provider
-  that did not claim, forfeits its deposit to the collector; every other deposit
-  and the rest of the reward go back. Honest parties are live: a move an honest
-  party must make is made (the liveness assumption of the refinement suite).
+  picks the best score at or above its threshold (ties to the lowest address)
+  among providers whose whole dataset is available (the adversary says whether
+  its own is); a corrupted collector picks any provider with features. Then the
+  review: an honest candidate discloses its sample; a corrupted one's disclosure
+  is good or not (the adversary's say: keys that open to their commitments); an
+  honest collector disputes a bad disclosure, promotes a good one whose sample
+  reproduces the features, and otherwise lets the review stand unanswered; an
+  honest optimal provider delivers its dataset; a corrupted one's key is good or
+  not, and an honest collector disputes a bad one.
+- `finish` (DepositClaim, lines 33-36) settles every session: a delivered key that
+  stood -> cf_reward to P_opt; a review that stood unanswered -> CF_% * cf_reward to
+  the candidate (post-review abortion); a candidate that did not review or whose
+  review was disputed, and an optimal provider that did not deliver or whose key
+  was disputed, forfeits its deposit to the collector; every other deposit and the
+  rest of the reward go back. Honest parties are live: a move an honest party must
+  make is made (the liveness assumption of the refinement suite).
 
 Leakage to the collector, exactly: features of sampled shards (to the collector
-only), the candidate's sampled plaintext once it reviews, and the optimal
-provider's whole dataset on close. `leaks` records the plaintext shards.
+only), the candidate's sampled plaintext once it discloses it, and the optimal
+provider's whole dataset once it delivers. `leaks` records the plaintext shards.
 
 A move the functionality cannot accept raises `SimulationError`: the real world
 did something no ideal-world adversary can, so the refinement fails.
@@ -38,24 +48,18 @@ did something no ideal-world adversary can, so the refinement fails.
 
 from dataclasses import dataclass, field
 
-from .config import BPS
+from .config import BPS, MAX_SAMPLE
 from .contract import Address
-from .parties import (
-    CLOSED,
-    PENDING,
-    REVIEWED,
-    REVIEWING,
-    Evaluator,
-    Extractor,
-    compute_best_provider,
-    compute_sample_size,
-)
+
+PENDING, REVIEWING, REVIEWED, CLOSED = "pending", "reviewing", "reviewed", "closed"
 
 NO_DEAL = "no_deal"
 DEAL_CLOSED = "closed"
 ABORTED_AFTER_REVIEW = "aborted_after_review"
 CANDIDATE_FORFEITED = "candidate_forfeited"
+REVIEW_REJECTED = "review_rejected"
 OPTIMAL_FORFEITED = "optimal_forfeited"
+CLAIM_REJECTED = "claim_rejected"
 
 
 class SimulationError(AssertionError):
@@ -92,7 +96,11 @@ class IdealSession:
     candidate: Address | None = None
     optimal: Address | None = None
     reviewed: bool = False
-    review_valid: bool = False
+    review_good: bool = False  # the disclosed keys open to the commitment
+    review_valid: bool = False  # ... and the sample reproduces the features
+    review_rejected: bool = False
+    master_good: bool = False
+    claim_rejected: bool = False
     outcome: str | None = None
 
 
@@ -105,13 +113,7 @@ class Settlement:
 
 
 class FHyperX:
-    def __init__(
-        self,
-        extractor: Extractor,
-        evaluator: Evaluator,
-        balances: dict[Address, int],
-        evaluation_slack_s: int,
-    ):
+    def __init__(self, extractor, evaluator, balances: dict[Address, int], evaluation_slack_s: int):
         self.extractor = extractor
         self.evaluator = evaluator
         self.balances = dict(balances)  # honest parties' money, as F_HyperX moves it
@@ -187,18 +189,20 @@ class FHyperX:
         require(pid in session.providers, f"session {sid}: sample of an unregistered provider")
         provider = session.providers[pid]
         require(provider.sample is None, f"session {sid}: {pid} sampled twice")
-        bound = compute_sample_size(session.config["cf_shards"], session.config["cf_pct_bps"])
+        shards = session.config["cf_shards"]
+        bound = shards * session.config["cf_pct_bps"] // BPS
+        bound = MAX_SAMPLE if bound > MAX_SAMPLE else bound
         require(0 < len(indices) <= bound, f"session {sid}: sample of {len(indices)} > {bound}")
         require(
-            all(0 <= i < session.config["cf_shards"] for i in indices)
-            and list(indices) == sorted(set(indices)),
-            f"session {sid}: sample indices not distinct shard positions",
+            all(0 <= i < shards for i in indices)
+            and all(indices[k] < indices[k + 1] for k in range(len(indices) - 1)),
+            f"session {sid}: sample indices not distinct ascending shard positions",
         )
         provider.sample = list(indices)
 
     def submit_features(self, sid: int, pid: Address, features: bytes | None, now: int) -> None:
         """The provider's features reach the collector. Honest: the functionality's
-        own features of the sample; corrupted: whatever the adversary stored."""
+        own features of the sample; corrupted: what the adversary sealed, if anything."""
         session = self._session(sid)
         require(pid in session.providers, f"session {sid}: features of an unregistered provider")
         provider = session.providers[pid]
@@ -214,12 +218,15 @@ class FHyperX:
 
     # DealClose
 
-    def end_evaluation(self, sid: int, now: int) -> None:
-        """The honest collector's EndEvaluation: choose the candidate."""
+    def end_evaluation(self, sid: int, now: int, available: set[Address]) -> None:
+        """The honest collector's EndEvaluation: choose the candidate, the best score
+        at or above the threshold among providers whose dataset is all available
+        (`available`: the adversary's say for its own; honest datasets always are)."""
         session = self._session(sid)
         if session.evaluated or not self.is_honest(session.collector) or session.threshold is None:
             return
         session.evaluated = True
+        best = None
         for pid, provider in session.providers.items():
             in_time = provider.registered_at + self.evaluation_slack_s
             require(
@@ -228,8 +235,18 @@ class FHyperX:
                 or provider.score is not None,
                 f"session {sid}: honest {pid} registered in time but was not evaluated",
             )
-        scores = {pid: p.score for pid, p in session.providers.items() if p.score is not None}
-        session.chosen = compute_best_provider(scores, session.threshold)
+            eligible = (
+                provider.score is not None
+                and provider.score >= session.threshold
+                and (self.is_honest(pid) or pid in available)
+            )
+            if eligible and (
+                best is None
+                or provider.score > session.providers[best].score
+                or (provider.score == session.providers[best].score and pid < best)
+            ):
+                best = pid
+        session.chosen = best
 
     def set_candidate(self, sid: int, caller: Address, pid: Address, now: int) -> None:
         session = self._session(sid)
@@ -246,28 +263,36 @@ class FHyperX:
         session.phase, session.candidate = REVIEWING, pid
         session.deadline = now + session.config["cf_review_s"]
 
-    def submit_review(
-        self, sid: int, pid: Address, now: int, discloses: bool = True, key_ok: bool = True
-    ) -> None:
-        """The candidate discloses its sample; `discloses`: the revealed keys are its
-        committed ones; `key_ok`: K_data was sealed faithfully (the adversary's say)."""
+    def submit_review(self, sid: int, pid: Address, now: int, keys_good: bool = True) -> None:
+        """The candidate discloses its sample; `keys_good`: every sealed key opens to
+        its committed hash (the adversary's say for a corrupted candidate)."""
         session = self._session(sid)
         require(pid == session.candidate, f"session {sid}: review by {pid}, not the candidate")
         require(session.phase == REVIEWING and not session.reviewed, f"session {sid}: late review")
         require(now < session.deadline, f"session {sid}: review after the deadline")
-        require(discloses, f"session {sid}: a review without the committed keys")
-        self._review(session, key_ok if not self.is_honest(pid) else True)
+        self._review(session, keys_good or self.is_honest(pid))
         session.deadline = now + session.config["cf_review_s"]
 
-    def _review(self, session: IdealSession, key_ok: bool) -> None:
+    def _review(self, session: IdealSession, keys_good: bool) -> None:
         provider = session.providers[session.candidate]
-        session.reviewed = True
-        if key_ok and provider.dataset is not None:
+        session.reviewed, session.review_good = True, keys_good
+        if keys_good and provider.dataset is not None:
             self.leaks.update((session.sid, session.candidate, i) for i in provider.sample)
         true_features = self._true_features(session, provider)
         session.review_valid = (
-            key_ok and true_features is not None and provider.features == true_features
+            keys_good and true_features is not None and provider.features == true_features
         )
+
+    def dispute_review(self, sid: int, caller: Address, now: int) -> None:
+        session = self._session(sid)
+        require(caller == session.collector, f"session {sid}: {caller} disputed the review")
+        require(
+            session.phase == REVIEWING and session.reviewed and not session.review_rejected,
+            f"session {sid}: dispute without a review",
+        )
+        require(now < session.deadline, f"session {sid}: dispute after the deadline")
+        require(not session.review_good, f"session {sid}: a good review was proven wrong")
+        session.review_rejected, session.deadline = True, now
 
     def set_optimal(self, sid: int, caller: Address, pid: Address, now: int) -> None:
         session = self._session(sid)
@@ -281,26 +306,41 @@ class FHyperX:
         session.phase, session.optimal = REVIEWED, pid
         session.deadline = now + session.config["cf_claim_s"]
 
-    def claim_reward(self, sid: int, pid: Address, now: int) -> None:
+    def claim_reward(self, sid: int, pid: Address, now: int, master_good: bool = True) -> None:
+        """P_opt delivers its dataset; `master_good`: the key it sealed gives every
+        committed shard key (the adversary's say for a corrupted P_opt)."""
         session = self._session(sid)
         require(pid == session.optimal, f"session {sid}: {pid} claimed, not P_opt")
         require(session.phase == REVIEWED, f"session {sid}: claim outside reviewed")
         require(now < session.deadline, f"session {sid}: claim after the deadline")
-        self._close(session)
+        self._deliver(session, master_good or self.is_honest(pid))
+        session.deadline = now + session.config["cf_review_s"]
 
-    def _close(self, session: IdealSession) -> None:
-        session.phase = CLOSED
+    def _deliver(self, session: IdealSession, master_good: bool) -> None:
+        session.phase, session.master_good = CLOSED, master_good
         dataset = session.providers[session.optimal].dataset
-        if dataset is not None:
+        if master_good and dataset is not None:
             self.leaks.update((session.sid, session.optimal, i) for i in range(len(dataset)))
+
+    def dispute_claim(self, sid: int, caller: Address, now: int) -> None:
+        session = self._session(sid)
+        require(caller == session.collector, f"session {sid}: {caller} disputed the claim")
+        require(
+            session.phase == CLOSED and not session.claim_rejected,
+            f"session {sid}: dispute without a claim",
+        )
+        require(now < session.deadline, f"session {sid}: dispute after the window")
+        require(not session.master_good, f"session {sid}: a good master key was proven wrong")
+        session.claim_rejected, session.deadline = True, now
 
     # DepositClaim: settle every session
 
     def _complete_honest_moves(self, session: IdealSession) -> None:
         """Liveness: what honest parties must have done, done."""
+        collector_honest = self.is_honest(session.collector)
         if session.phase == PENDING and not session.evaluated:
-            self.end_evaluation(session.sid, session.config["cf_evaluation_deadline"])
-        if session.phase == PENDING and self.is_honest(session.collector) and session.chosen:
+            self.end_evaluation(session.sid, session.config["cf_evaluation_deadline"], set())
+        if session.phase == PENDING and collector_honest and session.chosen:
             session.phase, session.candidate = REVIEWING, session.chosen
         if (
             session.phase == REVIEWING
@@ -308,35 +348,42 @@ class FHyperX:
             and self.is_honest(session.candidate)
         ):
             self._review(session, True)
-        if (
-            session.phase == REVIEWING
-            and session.reviewed
-            and session.review_valid
-            and self.is_honest(session.collector)
-        ):
-            session.phase, session.optimal = REVIEWED, session.candidate
+        if session.phase == REVIEWING and session.reviewed and collector_honest:
+            if not session.review_good:
+                session.review_rejected = True
+            elif session.review_valid:
+                session.phase, session.optimal = REVIEWED, session.candidate
         if session.phase == REVIEWED and self.is_honest(session.optimal):
-            self._close(session)
+            self._deliver(session, True)
+        if session.phase == CLOSED and collector_honest and not session.master_good:
+            session.claim_rejected = True
 
     def settle(self, session: IdealSession) -> Settlement:
         config = session.config
         payouts = {pid: config["cf_deposit"] for pid in session.providers}
         refund = config["cf_reward"]
-        if session.phase == CLOSED:
+        forfeiter = None
+        if session.phase == CLOSED and not session.claim_rejected:
             outcome, refund = DEAL_CLOSED, 0
             payouts[session.optimal] += config["cf_reward"]
+        elif session.phase == CLOSED:
+            outcome, forfeiter = CLAIM_REJECTED, session.optimal
+        elif session.phase == REVIEWED:
+            outcome, forfeiter = OPTIMAL_FORFEITED, session.optimal
+        elif session.phase == REVIEWING and session.review_rejected:
+            outcome, forfeiter = REVIEW_REJECTED, session.candidate
         elif session.phase == REVIEWING and session.reviewed:
             outcome = ABORTED_AFTER_REVIEW
             compensation = config["cf_reward"] * config["cf_pct_bps"] // BPS
             payouts[session.candidate] += compensation
             refund -= compensation
-        elif session.phase in (REVIEWING, REVIEWED):
-            outcome = CANDIDATE_FORFEITED if session.phase == REVIEWING else OPTIMAL_FORFEITED
-            forfeiter = session.candidate if session.phase == REVIEWING else session.optimal
-            payouts[forfeiter] -= config["cf_deposit"]
-            refund += config["cf_deposit"]
+        elif session.phase == REVIEWING:
+            outcome, forfeiter = CANDIDATE_FORFEITED, session.candidate
         else:
             outcome = NO_DEAL
+        if forfeiter is not None:
+            payouts[forfeiter] -= config["cf_deposit"]
+            refund += config["cf_deposit"]
         if refund:
             payouts[session.collector] = payouts.get(session.collector, 0) + refund
         return Settlement(outcome, session.candidate, session.optimal, payouts)

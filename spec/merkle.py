@@ -1,64 +1,63 @@
-"""Dataset commitments: a Merkle tree over the hashed shard retrieval keys.
+"""Dataset commitments: a Merkle tree over the shards' content addresses and key hashes,
+and the digests the contract keeps of what it was shown.
 
 Departure from the paper (Figure 3, lines 81-85, 104, 112): the paper stores the list
-adr_data^h of every hashed shard key on chain, so Registration and ClaimReward cost
-O(n) storage. HyperX commits one Merkle root over adr_data^h (and the shard count).
-The binding property is kept (keccak256 is collision resistant, so a provider cannot
-open the root to other keys), on-chain storage is O(1) per provider, SubmitReview
-opens only the sampled leaves with Merkle proofs, and ClaimReward reveals every key
-and the root is recomputed, in aligned chunks of CHUNK_SIZE keys.
+adr_data^h of every hashed shard retrieval key on chain and reveals the retrieval keys
+themselves at ClaimReward, so Registration and ClaimReward cost O(n) storage and the
+collector learns where the shards are only once it has paid. HyperX commits one Merkle
+root over, for each shard i, leaf_i = keccak256(cid_i || h_i), where cid_i is the
+content address of the encrypted shard (public from registration, in the provider's
+manifest on F_DS, so the collector can check that every shard is there before it
+promotes a candidate) and h_i = keccak256(k_i) the hash of the shard's key
+(`hyperx.spec.sealing.compute_shard_key`). Binding is kept (keccak256 is collision
+resistant: a provider cannot open the root to other shards or keys), storage is O(1)
+per provider, SubmitReview opens only the sampled leaves, and a dispute opens one.
 
-Tree: leaf_i = keccak256(key_i) (the paper's adr_data^h); the leaves are padded with
-ZERO_HASH to the next power of two; node = keccak256(left || right). A tree of n
-leaves has depth ceil(log2 n). Positions matter: the proof of leaf i is the list of
-siblings from the bottom up, and bit k of i says whether the node is a right child.
+Tree: the leaves are padded with ZERO_HASH to the next power of two; node =
+keccak256(left || right). A tree of n leaves has depth ceil(log2 n). The proof of
+leaf i is the list of its siblings from the bottom up; bit k of i says whether the
+node at height k is a right child.
 """
 
 from collections.abc import Sequence
 
 from Crypto.Hash import keccak
 
-from .config import CHUNK_LOG2, CHUNK_SIZE, ZERO_HASH
+from .config import ZERO_HASH
 
 
 def keccak256(data: bytes) -> bytes:
     return keccak.new(digest_bits=256, data=data).digest()
 
 
-def compute_leaf(key: bytes) -> bytes:
-    """adr_data^h of one shard: the hash of its retrieval key (a bytes32 digest)."""
-    return keccak256(key)
+def compute_leaf(cid: bytes, key_hash: bytes) -> bytes:
+    """leaf_i: one shard's content address and the hash of its key."""
+    return keccak256(cid + key_hash)
 
 
 def get_merkle_depth(n_leaves: int) -> int:
     return (n_leaves - 1).bit_length() if n_leaves > 1 else 0
 
 
-def compute_merkle_root_of_leaves(leaves: Sequence[bytes], depth: int) -> bytes:
-    """Root of the tree of 2**depth leaves, `leaves` padded with ZERO_HASH."""
-    assert len(leaves) <= 2**depth
-    level = list(leaves) + [ZERO_HASH] * (2**depth - len(leaves))
-    for _ in range(depth):
+def _levels(leaves: Sequence[bytes]) -> list[list[bytes]]:
+    level = list(leaves) + [ZERO_HASH] * (2 ** get_merkle_depth(len(leaves)) - len(leaves))
+    levels = [level]
+    while len(level) > 1:
         level = [keccak256(level[i] + level[i + 1]) for i in range(0, len(level), 2)]
-    return level[0]
+        levels.append(level)
+    return levels
 
 
-def compute_merkle_root(keys: Sequence[bytes]) -> bytes:
-    """adr_data_root: the commitment a provider registers for its shard keys."""
-    leaves = [compute_leaf(k) for k in keys]
-    return compute_merkle_root_of_leaves(leaves, get_merkle_depth(len(leaves)))
+def compute_merkle_root(leaves: Sequence[bytes]) -> bytes:
+    """adr_data_root: the commitment a provider registers."""
+    # Verify there is something to commit to
+    assert leaves, "hyperx: a commitment needs at least one shard"
+    return _levels(leaves)[-1][0]
 
 
-def compute_merkle_proof(keys: Sequence[bytes], index: int) -> list[bytes]:
+def compute_merkle_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
     """Siblings of leaf `index`, bottom up."""
-    depth = get_merkle_depth(len(keys))
-    level = [compute_leaf(k) for k in keys] + [ZERO_HASH] * (2**depth - len(keys))
-    proof = []
-    for _ in range(depth):
-        proof.append(level[index ^ 1])
-        level = [keccak256(level[i] + level[i + 1]) for i in range(0, len(level), 2)]
-        index //= 2
-    return proof
+    return [level[(index >> height) ^ 1] for height, level in enumerate(_levels(leaves)[:-1])]
 
 
 def compute_root_from_proof(node: bytes, index: int, proof: Sequence[bytes]) -> bytes:
@@ -70,74 +69,59 @@ def compute_root_from_proof(node: bytes, index: int, proof: Sequence[bytes]) -> 
 
 
 def is_valid_merkle_proof(
-    key: bytes, index: int, proof: Sequence[bytes], root: bytes, n_leaves: int
+    leaf: bytes, index: int, proof: Sequence[bytes], root: bytes, n_leaves: int
 ) -> bool:
-    """Does `key` sit at leaf `index` of the committed tree of `n_leaves` leaves?"""
+    """Does `leaf` sit at position `index` of the committed tree of `n_leaves` leaves?"""
     return (
-        index < n_leaves
+        0 <= index < n_leaves
         and len(proof) == get_merkle_depth(n_leaves)
-        and compute_root_from_proof(compute_leaf(key), index, proof) == root
+        and compute_root_from_proof(leaf, index, proof) == root
     )
 
 
-# Chunked reveal for ClaimReward
+# Digests the contract stores instead of arrays (each the keccak256 of the ABI
+# encoding of the values, as Vyper's abi_encode writes it)
 
 
-def get_chunk_count(n_leaves: int) -> int:
-    return (n_leaves + CHUNK_SIZE - 1) // CHUNK_SIZE
+def _word(value: int | bytes) -> bytes:
+    if isinstance(value, bytes):
+        return value.rjust(32, b"\x00")
+    return value.to_bytes(32, "big")
 
 
-def get_chunk_length(n_leaves: int, chunk_index: int) -> int:
-    """Number of keys chunk `chunk_index` reveals (all but the last are full)."""
-    return min(CHUNK_SIZE, n_leaves - chunk_index * CHUNK_SIZE)
+def _encode_array(items: Sequence[int | bytes]) -> bytes:
+    return _word(len(items)) + b"".join(_word(item) for item in items)
 
 
-def get_chunk_depth(n_leaves: int) -> int:
-    """Height of one chunk's subtree: the whole tree when it fits in one chunk."""
-    return min(CHUNK_LOG2, get_merkle_depth(n_leaves))
-
-
-def compute_chunk_root(keys: Sequence[bytes], n_leaves: int) -> bytes:
-    """Root of the aligned subtree that holds one chunk's keys."""
-    return compute_merkle_root_of_leaves([compute_leaf(k) for k in keys], get_chunk_depth(n_leaves))
-
-
-def compute_chunk_proof(all_keys: Sequence[bytes], chunk_index: int) -> list[bytes]:
-    """Siblings of chunk `chunk_index`'s subtree root, up to the dataset root."""
-    n = len(all_keys)
-    chunk_depth = get_chunk_depth(n)
-    depth = get_merkle_depth(n)
-    chunk_roots = [
-        compute_chunk_root(all_keys[c * CHUNK_SIZE : (c + 1) * CHUNK_SIZE], n)
-        for c in range(get_chunk_count(n))
-    ]
-    level = chunk_roots + [compute_merkle_root_of_leaves([], chunk_depth)] * (
-        2 ** (depth - chunk_depth) - len(chunk_roots)
-    )
-    proof = []
-    index = chunk_index
-    for _ in range(depth - chunk_depth):
-        proof.append(level[index ^ 1])
-        level = [keccak256(level[i] + level[i + 1]) for i in range(0, len(level), 2)]
-        index //= 2
-    return proof
-
-
-def is_valid_chunk(
-    keys: Sequence[bytes], chunk_index: int, proof: Sequence[bytes], root: bytes, n_leaves: int
-) -> bool:
-    """Do `keys` open chunk `chunk_index` of the committed tree?"""
-    return (
-        chunk_index < get_chunk_count(n_leaves)
-        and len(keys) == get_chunk_length(n_leaves, chunk_index)
-        and len(proof) == get_merkle_depth(n_leaves) - get_chunk_depth(n_leaves)
-        and compute_root_from_proof(compute_chunk_root(keys, n_leaves), chunk_index, proof) == root
-    )
+def _encode_bytes(data: bytes) -> bytes:
+    return _word(len(data)) + data.ljust(-(-len(data) // 32) * 32, b"\x00")
 
 
 def compute_sample_digest(indices: Sequence[int]) -> bytes:
-    """keccak256 of the ABI encoding of `uint256[]` indices: the one word the contract
-    stores for adr_sample^h (the sampled leaves are named by position)."""
-    encoded = (32).to_bytes(32, "big") + len(indices).to_bytes(32, "big")
-    encoded += b"".join(i.to_bytes(32, "big") for i in indices)
-    return keccak256(encoded)
+    """keccak256(abi_encode(uint256[] indices)): the one word the contract keeps of
+    adr_sample^h (the sampled leaves are named by position)."""
+    return keccak256(_word(32) + _encode_array(indices))
+
+
+def compute_review_digest(
+    ephemeral: bytes, sealed_keys: Sequence[bytes], key_hashes: Sequence[bytes]
+) -> bytes:
+    """keccak256(abi_encode(Bytes[64] ephemeral, bytes32[] sealed_keys, bytes32[]
+    key_hashes)): what SubmitReview delivered, as a dispute must show it again."""
+    head_size = 3 * 32
+    ephemeral_tail = _encode_bytes(ephemeral)
+    sealed_tail = _encode_array(sealed_keys)
+    return keccak256(
+        _word(head_size)
+        + _word(head_size + len(ephemeral_tail))
+        + _word(head_size + len(ephemeral_tail) + len(sealed_tail))
+        + ephemeral_tail
+        + sealed_tail
+        + _encode_array(key_hashes)
+    )
+
+
+def compute_claim_digest(ephemeral: bytes, sealed_master: bytes) -> bytes:
+    """keccak256(abi_encode(Bytes[64] ephemeral, bytes32 sealed_master)): what
+    ClaimReward delivered."""
+    return keccak256(_word(64) + sealed_master + _encode_bytes(ephemeral))

@@ -15,26 +15,29 @@ Decisions the paper leaves open, taken here:
   or after cf_evaluation_deadline: every SubmitFeatures that can still succeed is
   in an earlier block, hence already final, and the collector keeps the whole
   cf_review_s window for its SetCandidate. A provider's SessionTimeout fires when
-  the session closes or its deadline passes (then ClaimDeposit); the collector's
-  ClaimRefund fires when the deadline passes without a close.
+  the session is settled (then ClaimDeposit, which pays P_opt its reward too); the
+  collector's ClaimRefund fires when the session settles without a deal.
 - Deadlines are tracked from final events by the policy of `hyperx.spec.contract`
-  (pending: cf_evaluation_deadline + cf_review_s; SetCandidate and SubmitReview:
-  block time + cf_review_s; SetOptimal: block time + cf_claim_s), computed here,
-  not read from the contract.
+  (pending: cf_evaluation_deadline + cf_review_s; SetCandidate, SubmitReview and
+  ClaimReward: block time + cf_review_s; SetOptimal: block time + cf_claim_s; a
+  dispute: block time), computed here, not read from the contract.
 - Sampling: the collector samples every registered provider once, with the full
   bound cf_shards * CF_% (more shards, a better estimate), drawn from a seeded
   stream per (session, provider) so runs replay.
-- Selection: the best score at or above the task's threshold; ties go to the
-  lowest address. No provider qualifies: no candidate, and the session expires.
-- Review: the collector opens K_data, fetches and decrypts the sampled shards and
-  recomputes the features; anything short of an exact match aborts (no
-  SetOptimal), and the contract's compensation applies.
-- ClaimReward with more than CHUNK_SIZE shards: chunk c+1 is sent once chunk c is
-  final, so a reordering of the mempool cannot make a chunk fail.
+- Selection: the best score at or above the task's threshold, ties to the lowest
+  address, among providers whose features open under their own context and whose
+  every shard the collector fetched and checked against the root (the manifest on
+  F_DS). Nobody qualifies: no candidate, and the session expires.
+- Review: the collector opens each sampled key; one that does not hash to its
+  leaf is disputed on chain. Then it decrypts the sample and recomputes the
+  features; anything short of an exact match aborts (no SetOptimal), and the
+  contract's compensation applies (the residual of `hyperx.spec.contract`).
+- Claim: the collector opens the master key and derives every shard key; a shard
+  key that does not hash to its leaf is disputed on chain.
 
 Byzantine behaviour: `corrupt()` hands the party to the environment. From then on
 it keeps reading the chain but acts only when told (`send`), with any interface
-and any arguments; its secrets (`holdings`, the collector's key) are the
+and any arguments; its secrets (`holdings`, the collector's keys) are the
 adversary's.
 
 The feature extractor is a callable (extractor blob, shard plaintexts) -> features
@@ -46,18 +49,26 @@ import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from . import secp256k1
 from .chain import Blockchain, Receipt, Transaction
-from .config import BPS, CHUNK_SIZE, MAX_SAMPLE
+from .config import BPS, MASTER_KEY_SLOT, MAX_SAMPLE
 from .contract import Address, Event
-from .datastore import Datastore
-from .merkle import (
-    compute_chunk_proof,
-    compute_merkle_proof,
-    compute_merkle_root,
-    get_chunk_count,
-    keccak256,
+from .datastore import Datastore, compute_datastore_key
+from .merkle import compute_leaf, compute_merkle_proof, compute_merkle_root, keccak256
+from .sealing import (
+    compute_key_hash,
+    compute_shard_key,
+    decrypt_shard,
+    derive_offer_keypair,
+    draw_ephemeral,
+    encrypt_shard,
+    get_features_context,
+    open_features,
+    open_sealed_key,
+    seal_features,
+    seal_keys,
+    seal_master_key,
 )
-from .sealing import decrypt_shard, encrypt_shard, open_k_data, seal_k_data
 
 Extractor = Callable[[bytes, list[bytes]], bytes]
 Evaluator = Callable[[bytes], int]
@@ -70,10 +81,20 @@ def compute_sample_size(cf_shards: int, cf_pct_bps: int) -> int:
     return min(MAX_SAMPLE, cf_shards * cf_pct_bps // BPS)
 
 
-def compute_best_provider(scores: Mapping[Address, int], threshold: int) -> Address | None:
-    """EndEvaluation's choice: the best score >= threshold; ties to the lowest address."""
-    qualified = [(-score, pid) for pid, score in scores.items() if score >= threshold]
-    return min(qualified)[1] if qualified else None
+def compute_ranking(scores: Mapping[Address, int], threshold: int) -> list[Address]:
+    """EndEvaluation's order: scores >= threshold, best first, ties to the lowest address."""
+    return [pid for score, pid in sorted((-s, p) for p, s in scores.items() if s >= threshold)]
+
+
+def encode_manifest(cids: list[bytes], key_hashes: list[bytes]) -> bytes:
+    """A provider's manifest on F_DS: every shard's content address and key hash."""
+    return b"".join(cid + key_hash for cid, key_hash in zip(cids, key_hashes, strict=True))
+
+
+def decode_manifest(blob: bytes) -> list[tuple[bytes, bytes]] | None:
+    if len(blob) % 64:
+        return None
+    return [(blob[i : i + 32], blob[i + 32 : i + 64]) for i in range(0, len(blob), 64)]
 
 
 @dataclass
@@ -87,12 +108,16 @@ class SessionView:
     deadline: int = 0
     candidate: Address | None = None
     optimal: Address | None = None
+    review_key: bytes | None = None  # the 64-byte key named by SetCandidate
     review_submitted: bool = False
+    review_rejected: bool = False
+    claim_rejected: bool = False
     registered: dict[Address, bytes] = field(default_factory=dict)  # pid -> adr_data_root
+    manifests: dict[Address, bytes] = field(default_factory=dict)  # pid -> adr_manifest
     samples: dict[Address, list[int]] = field(default_factory=dict)
     features: dict[Address, bytes] = field(default_factory=dict)  # pid -> adr_feature
     review: dict = field(default_factory=dict)  # the SubmitReview event's args
-    chunks_revealed: int = 0
+    claim: dict = field(default_factory=dict)  # the ClaimReward event's args
     deposits_claimed: set[Address] = field(default_factory=set)
     refund_claimed: bool = False
 
@@ -104,33 +129,40 @@ class SessionView:
         return cls(args["sid"], args["collector"], config, deadline=deadline)
 
     def apply(self, event: Event, timestamp: int) -> None:
-        args, name = event.args, event.name
+        args, name, review_s = event.args, event.name, self.config["cf_review_s"]
         if name == "Registration":
             self.registered[args["pid"]] = args["adr_data_root"]
+            self.manifests[args["pid"]] = args["adr_manifest"]
         elif name == "SampleData":
             self.samples[args["pid"]] = list(args["indices"])
         elif name == "SubmitFeatures":
             self.features[args["pid"]] = args["adr_feature"]
         elif name == "SetCandidate":
             self.phase, self.candidate = REVIEWING, args["pid"]
-            self.deadline = timestamp + self.config["cf_review_s"]
+            self.review_key, self.deadline = args["review_key"], timestamp + review_s
         elif name == "SubmitReview":
             self.review_submitted, self.review = True, dict(args)
-            self.deadline = timestamp + self.config["cf_review_s"]
+            self.deadline = timestamp + review_s
+        elif name == "DisputeReview":
+            self.review_rejected, self.deadline = True, timestamp
         elif name == "SetOptimal":
             self.phase, self.optimal = REVIEWED, args["pid"]
             self.deadline = timestamp + self.config["cf_claim_s"]
         elif name == "ClaimReward":
-            self.chunks_revealed += 1
-            if self.chunks_revealed == get_chunk_count(self.config["cf_shards"]):
-                self.phase = CLOSED
+            self.phase, self.claim = CLOSED, dict(args)
+            self.deadline = timestamp + review_s
+        elif name == "DisputeClaim":
+            self.claim_rejected, self.deadline = True, timestamp
         elif name == "ClaimDeposit":
             self.deposits_claimed.add(args["pid"])
         elif name == "ClaimRefund":
             self.refund_claimed = True
 
     def is_settled(self, now: int) -> bool:
-        return self.phase == CLOSED or now >= self.deadline
+        return now >= self.deadline
+
+    def is_deal(self) -> bool:
+        return self.phase == CLOSED and not self.claim_rejected
 
 
 @dataclass
@@ -219,16 +251,39 @@ class Party:
 class Holding:
     """A provider's dataset prepared for one session (Figure 3, lines 48-50)."""
 
-    k_data: bytes
+    master_key: bytes  # K: every shard key derives from it
     plaintexts: list[bytes]
-    keys: list[bytes]  # adr_data^p: the datastore keys of the encrypted shards
-    root: bytes  # the Merkle commitment over adr_data^h
+    shard_keys: list[bytes]
+    cids: list[bytes]  # adr_data^p: the datastore keys of the encrypted shards
+    key_hashes: list[bytes]
+    root: bytes  # the Merkle commitment over (cid_i, h_i)
+    adr_manifest: bytes
+
+    @property
+    def leaves(self) -> list[bytes]:
+        return [compute_leaf(c, h) for c, h in zip(self.cids, self.key_hashes, strict=True)]
 
 
-def prepare_holding(datastore: Datastore, dataset: list[bytes], k_data: bytes) -> Holding:
-    """Encrypt each shard with K_data, store it on F_DS, commit the keys."""
-    keys = [datastore.store(encrypt_shard(k_data, i, shard)) for i, shard in enumerate(dataset)]
-    return Holding(k_data, list(dataset), keys, compute_merkle_root(keys))
+def prepare_holding(
+    datastore: Datastore, dataset: list[bytes], master_key: bytes, stored: set[int] | None = None
+) -> Holding:
+    """Encrypt shard i under k_i = H(K, i), store it on F_DS, publish the manifest,
+    commit the root. `stored`: the shards actually stored (a withholding provider
+    stores fewer; an honest one, all)."""
+    shard_keys = [compute_shard_key(master_key, i) for i in range(len(dataset))]
+    ciphertexts = [
+        encrypt_shard(k, i, shard)
+        for i, (k, shard) in enumerate(zip(shard_keys, dataset, strict=True))
+    ]
+    cids = [
+        datastore.store(c) if stored is None or i in stored else compute_datastore_key(c)
+        for i, c in enumerate(ciphertexts)
+    ]
+    key_hashes = [compute_key_hash(k) for k in shard_keys]
+    adr_manifest = datastore.store(encode_manifest(cids, key_hashes))
+    holding = Holding(master_key, list(dataset), shard_keys, cids, key_hashes, b"", adr_manifest)
+    holding.root = compute_merkle_root(holding.leaves)
+    return holding
 
 
 class Provider(Party):
@@ -238,7 +293,7 @@ class Provider(Party):
         self,
         address: Address,
         extractor: Extractor,
-        public_keys: Mapping[Address, bytes],
+        offer_keys: Mapping[Address, bytes],
         seed: bytes,
         min_period_s: int = 0,
     ):
@@ -247,50 +302,84 @@ class Provider(Party):
         # Figure 3, line 47: a session whose periods are shorter than this
         # party's reaction time is not interesting (it could not meet them)
         self.min_period_s = min_period_s
-        self.public_keys = public_keys  # the collector's public key, as published
+        self.offer_keys = offer_keys  # each collector's offer key, as published
         self.seed = seed
         self.joins: dict[int, list[bytes]] = {}  # sid -> dataset, until registered
         self.holdings: dict[int, Holding] = {}
+        self.submitted_features: dict[int, tuple[bytes, bytes]] = {}  # sid -> (adr, features)
 
     def join(self, sid: int, dataset: list[bytes]) -> None:
         """The environment's input: take part in session `sid` with `dataset`."""
         self.joins.setdefault(sid, list(dataset))
 
-    def compute_k_data(self, sid: int) -> bytes:
-        """A fresh K_data per session (derived from the party's seed, so runs replay)."""
-        return keccak256(b"k_data" + self.seed + sid.to_bytes(8, "big"))
+    def _derive(self, label: bytes, sid: int) -> bytes:
+        """A fresh secret per session and use (seeded, so runs replay)."""
+        return keccak256(label + self.seed + sid.to_bytes(8, "big"))
 
     def ensure_holding(self, datastore: Datastore, sid: int) -> Holding:
         if sid not in self.holdings:
             self.holdings[sid] = prepare_holding(
-                datastore, self.joins[sid], self.compute_k_data(sid)
+                datastore, self.joins[sid], self._derive(b"master", sid)
             )
         return self.holdings[sid]
 
-    def compute_features(self, datastore: Datastore, sid: int, indices: list[int]) -> bytes:
-        """Figure 3, line 61: the features of exactly the sampled shards."""
-        blob = datastore.get(self.sessions[sid].config["adr_theta"])
+    def compute_features(
+        self, datastore: Datastore, sid: int, indices: list[int]
+    ) -> tuple[bytes, bytes]:
+        """Figure 3, line 61: the features of exactly the sampled shards, and the same
+        sealed to the collector, bound to this session and this provider."""
+        view = self.sessions[sid]
+        blob = datastore.get(view.config["adr_theta"])
         holding = self.holdings[sid]
-        return self.extractor(blob, [holding.plaintexts[i] for i in indices])
+        features = self.extractor(blob, [holding.plaintexts[i] for i in indices])
+        sealed = seal_features(
+            self.offer_keys[view.collector],
+            features,
+            get_features_context(sid, self.address),
+            self._derive(b"features", sid),
+        )
+        return features, sealed
 
     def build_review(self, sid: int) -> tuple:
-        """SubmitReview's arguments: sampled keys, their proofs, K_data sealed."""
+        """SubmitReview's arguments: the sampled leaves, their proofs, and the sampled
+        shard keys sealed to the review key (slot = position in the sample)."""
         view, holding = self.sessions[sid], self.holdings[sid]
         indices = view.samples[self.address]
-        keys = [holding.keys[i] for i in indices]
-        proofs = [compute_merkle_proof(holding.keys, i) for i in indices]
-        sealed = seal_k_data(
-            self.public_keys[view.collector], holding.k_data, keccak256(b"eph" + holding.k_data)
+        leaves = holding.leaves
+        ephemeral, sealed = seal_keys(
+            view.review_key,
+            [holding.shard_keys[i] for i in indices],
+            sid,
+            list(range(len(indices))),
+            draw_ephemeral(self._derive(b"review", sid)),
         )
-        return (sid, indices, keys, proofs, sealed)
-
-    def build_chunk(self, sid: int, chunk: int) -> tuple:
-        keys = self.holdings[sid].keys
         return (
             sid,
-            chunk,
-            keys[chunk * CHUNK_SIZE : (chunk + 1) * CHUNK_SIZE],
-            compute_chunk_proof(keys, chunk),
+            indices,
+            [holding.cids[i] for i in indices],
+            [holding.key_hashes[i] for i in indices],
+            [compute_merkle_proof(leaves, i) for i in indices],
+            ephemeral,
+            sealed,
+        )
+
+    def build_claim(self, sid: int) -> tuple:
+        """ClaimReward's arguments: the master key sealed to the review key."""
+        ephemeral, sealed = seal_master_key(
+            self.sessions[sid].review_key,
+            self.holdings[sid].master_key,
+            sid,
+            draw_ephemeral(self._derive(b"claim", sid)),
+        )
+        return (sid, ephemeral, sealed)
+
+    def is_interesting(self, datastore: Datastore, view: SessionView) -> bool:
+        """Figure 3, lines 46-47: the offer is on F_DS and the periods are long enough."""
+        periods = (view.config["cf_review_s"], view.config["cf_claim_s"])
+        return (
+            datastore.has(view.config["adr_theta"])
+            and view.collector in self.offer_keys
+            and self.min_period_s <= min(periods)
         )
 
     def handle(self, chain, datastore, receipt, event, timestamp):
@@ -298,7 +387,9 @@ class Provider(Party):
         view = self.sessions.get(sid)
         mine = args.get("pid") == self.address and sid in self.holdings
         if event.name == "SampleData" and mine:
-            adr_feature = datastore.store(self.compute_features(datastore, sid, args["indices"]))
+            features, sealed = self.compute_features(datastore, sid, args["indices"])
+            adr_feature = datastore.store(sealed)
+            self.submitted_features[sid] = (adr_feature, features)
             self.send(
                 chain,
                 "submit_features",
@@ -319,17 +410,8 @@ class Provider(Party):
             self.send(
                 chain,
                 "claim_reward",
-                *self.build_chunk(sid, 0),
-                purpose=("claim_reward", sid, 0),
-                useful_until=view.deadline,
-            )
-        elif event.name == "ClaimReward" and mine and view.phase != CLOSED:
-            chunk = args["chunk_index"] + 1
-            self.send(
-                chain,
-                "claim_reward",
-                *self.build_chunk(sid, chunk),
-                purpose=("claim_reward", sid, chunk),
+                *self.build_claim(sid),
+                purpose=("claim_reward", sid),
                 useful_until=view.deadline,
             )
 
@@ -341,10 +423,7 @@ class Provider(Party):
                 continue
             if final_time >= view.config["cf_evaluation_deadline"] or view.phase != PENDING:
                 continue
-            # Figure 3, lines 46-47: no extractor on F_DS, or periods too short
-            if not datastore.has(view.config["adr_theta"]) or self.min_period_s > min(
-                view.config["cf_review_s"], view.config["cf_claim_s"]
-            ):
+            if not self.is_interesting(datastore, view):
                 continue
             holding = self.ensure_holding(datastore, sid)
             self.send(
@@ -353,11 +432,12 @@ class Provider(Party):
                 sid,
                 holding.root,
                 len(dataset),
+                holding.adr_manifest,
                 value=view.config["cf_deposit"],
                 purpose=purpose,
                 useful_until=view.config["cf_evaluation_deadline"],
             )
-        # SessionTimeout (lines 69-72): take the deposit back once the session settles
+        # SessionTimeout (lines 69-72): take the deposit (and any reward) once settled
         for sid, view in self.sessions.items():
             purpose = ("claim_deposit", sid)
             if self.address not in view.registered or purpose in self.sent:
@@ -385,34 +465,37 @@ class Task:
 class Acquired:
     """What the collector obtained from one provider in one session."""
 
+    ciphertexts: dict[int, bytes] = field(default_factory=dict)  # fetched before promoting
     plaintexts: dict[int, bytes] = field(default_factory=dict)
-    verified: bool = True  # every revealed shard fetched and decrypted
+    verified: bool = True  # every revealed shard decrypted
 
 
 class Collector(Party):
-    """Prot_COL (Figure 3, lines 1-42), plus ClaimRefund after expiry."""
+    """Prot_COL (Figure 3, lines 1-42), plus the disputes and ClaimRefund."""
 
     def __init__(
         self,
         address: Address,
-        private_key: bytes,
         extractor: Extractor,
         evaluator: Evaluator,
         seed: bytes,
     ):
         super().__init__(address)
-        self.private_key = private_key
         self.extractor = extractor
         self.evaluator = evaluator
         self.seed = seed
+        self.offer_private, self.offer_key = derive_offer_keypair(b"offer" + seed)
         self.tasks: dict[int, Task] = {}  # sid -> the task it serves
-        self.creating: dict[int, Task] = {}  # creation tx id -> task, until final
+        self.creating: dict[int, Task] = {}  # creation purpose number -> task, until final
         self.scores: dict[int, dict[Address, int]] = {}
-        self.feature_blobs: dict[int, dict[Address, bytes]] = {}
+        self.features: dict[int, dict[Address, bytes]] = {}  # opened features
         self.acquired: dict[tuple[int, Address], Acquired] = {}
-        self.k_data: dict[tuple[int, Address], bytes] = {}
         self.review_passed: dict[int, bool] = {}
         self._creations = 0
+
+    def review_secret(self, sid: int) -> int:
+        """The secret of the session's review key (fresh per session)."""
+        return secp256k1.derive_secret(b"review" + self.seed + sid.to_bytes(8, "big"))
 
     def start_session(self, chain: Blockchain, datastore: Datastore, task: Task) -> Transaction:
         """StartSession (lines 3-12): store the extractor, escrow the reward."""
@@ -468,62 +551,138 @@ class Collector(Party):
                 useful_until=view.config["cf_evaluation_deadline"],
             )
         elif event.name == "SubmitFeatures" and datastore.has(args["adr_feature"]):
-            blob = datastore.get(args["adr_feature"])
-            self.feature_blobs.setdefault(sid, {})[args["pid"]] = blob
-            self.scores.setdefault(sid, {})[args["pid"]] = self.evaluator(blob)
+            pid = args["pid"]
+            features = open_features(
+                self.offer_private,
+                datastore.get(args["adr_feature"]),
+                get_features_context(sid, pid),
+            )
+            if features is not None:
+                self.features.setdefault(sid, {})[pid] = features
+                self.scores.setdefault(sid, {})[pid] = self.evaluator(features)
         elif event.name == "SubmitReview" and args["pid"] == view.candidate:
-            passed = self.review(datastore, sid, args)
-            self.review_passed[sid] = passed
-            if passed:
+            self.answer_review(chain, datastore, view, args)
+        elif event.name == "ClaimReward" and args["pid"] == view.optimal:
+            self.answer_claim(chain, datastore, view, args)
+
+    # Selection
+
+    def fetch_dataset(self, datastore: Datastore, view: SessionView, pid: Address) -> bool:
+        """Fetch every encrypted shard of `pid` and check it against its commitment:
+        the manifest is on F_DS, lists cf_shards leaves whose root is the registered
+        one, and every shard it names is there. The ciphertexts are kept."""
+        adr_manifest = view.manifests.get(pid)
+        if adr_manifest is None or not datastore.has(adr_manifest):
+            return False
+        manifest = decode_manifest(datastore.get(adr_manifest))
+        if manifest is None or len(manifest) != view.config["cf_shards"]:
+            return False
+        if compute_merkle_root([compute_leaf(c, h) for c, h in manifest]) != view.registered[pid]:
+            return False
+        if not all(datastore.has(cid) for cid, _ in manifest):
+            return False
+        acquired = self.acquired.setdefault((view.sid, pid), Acquired())
+        acquired.ciphertexts = {i: datastore.get(cid) for i, (cid, _) in enumerate(manifest)}
+        return True
+
+    def end_evaluation(self, chain, datastore, view: SessionView) -> None:
+        """EndEvaluation (lines 38-42): the best provider whose dataset is all there."""
+        ranking = compute_ranking(self.scores.get(view.sid, {}), self.tasks[view.sid].threshold)
+        for pid in ranking:
+            if self.fetch_dataset(datastore, view, pid):
                 self.send(
                     chain,
-                    "set_optimal",
-                    sid,
-                    args["pid"],
-                    purpose=("set_optimal", sid),
+                    "set_candidate",
+                    view.sid,
+                    pid,
+                    secp256k1.compute_public_key(self.review_secret(view.sid)),
+                    purpose=("set_candidate", view.sid),
                     useful_until=view.deadline,
                 )
-        elif event.name == "ClaimReward" and args["pid"] == view.optimal:
-            self.acquire(
-                datastore, sid, args["pid"], args["chunk_index"] * CHUNK_SIZE, args["keys"]
-            )
+                return
 
-    def acquire(self, datastore, sid, pid, first_index, keys) -> list[bytes] | None:
-        """Fetch and decrypt revealed shards; None if any fails."""
-        acquired = self.acquired.setdefault((sid, pid), Acquired())
-        k_data = self.k_data.get((sid, pid))
+    # Review and claim
+
+    def answer_review(self, chain, datastore, view: SessionView, args: dict) -> None:
+        """Lines 28-34: open the sampled keys (a bad one is disputed), decrypt the
+        sample, recompute the features; promote only on an exact match."""
+        sid, pid = view.sid, args["pid"]
+        secret = self.review_secret(sid)
+        acquired = self.acquired[(sid, pid)]
         plaintexts = []
-        for offset, key in enumerate(keys):
-            index = first_index + offset
-            plain = None
-            if k_data is not None and datastore.has(key):
-                plain = decrypt_shard(k_data, index, datastore.get(key))
+        for position, index in enumerate(args["indices"]):
+            key = open_sealed_key(
+                secret, args["ephemeral"], args["sealed_keys"][position], sid, position
+            )
+            if key is None or compute_key_hash(key) != args["key_hashes"][position]:
+                self.send(
+                    chain,
+                    "dispute_review",
+                    sid,
+                    secret,
+                    args["ephemeral"],
+                    list(args["sealed_keys"]),
+                    list(args["key_hashes"]),
+                    position,
+                    purpose=("dispute_review", sid),
+                    useful_until=view.deadline,
+                )
+                self.review_passed[sid] = False
+                return
+            plain = decrypt_shard(key, index, acquired.ciphertexts[index])
             if plain is None:
-                acquired.verified = False
-                return None
+                self.review_passed[sid] = False
+                return
             acquired.plaintexts[index] = plain
             plaintexts.append(plain)
-        return plaintexts
-
-    def review(self, datastore, sid, args) -> bool:
-        """Lines 28-34: open K_data, decrypt the sample, recompute the features."""
-        pid = args["pid"]
-        k_data = open_k_data(self.private_key, args["k_data_sealed"])
-        if k_data is None:
-            return False
-        self.k_data[(sid, pid)] = k_data
-        view = self.sessions[sid]
-        if list(args["indices"]) != view.samples.get(pid):
-            return False
-        # The sample's positions are not contiguous: decrypt shard by shard
-        plaintexts = []
-        for index, key in zip(args["indices"], args["keys"], strict=True):
-            plain = self.acquire(datastore, sid, pid, index, [key])
-            if plain is None:
-                return False
-            plaintexts += plain
         blob = datastore.get(view.config["adr_theta"])
-        return self.extractor(blob, plaintexts) == self.feature_blobs.get(sid, {}).get(pid)
+        passed = self.extractor(blob, plaintexts) == self.features.get(sid, {}).get(pid)
+        self.review_passed[sid] = passed
+        if passed:
+            self.send(
+                chain,
+                "set_optimal",
+                sid,
+                pid,
+                purpose=("set_optimal", sid),
+                useful_until=view.deadline,
+            )
+
+    def answer_claim(self, chain, datastore, view: SessionView, args: dict) -> None:
+        """Line 36: open the master key, derive every shard key, check it against the
+        manifest (a wrong one is disputed), decrypt the whole dataset."""
+        sid, pid = view.sid, args["pid"]
+        secret = self.review_secret(sid)
+        manifest = decode_manifest(datastore.get(view.manifests[pid]))
+        master = open_sealed_key(
+            secret, args["ephemeral"], args["sealed_master"], sid, MASTER_KEY_SLOT
+        )
+        acquired = self.acquired[(sid, pid)]
+        for index, (cid, key_hash) in enumerate(manifest):
+            key = None if master is None else compute_shard_key(master, index)
+            if key is None or compute_key_hash(key) != key_hash:
+                leaves = [compute_leaf(c, h) for c, h in manifest]
+                self.send(
+                    chain,
+                    "dispute_claim",
+                    sid,
+                    secret,
+                    args["ephemeral"],
+                    args["sealed_master"],
+                    index,
+                    cid,
+                    key_hash,
+                    compute_merkle_proof(leaves, index),
+                    purpose=("dispute_claim", sid),
+                    useful_until=view.deadline,
+                )
+                acquired.verified = False
+                return
+            plain = decrypt_shard(key, index, acquired.ciphertexts[index])
+            if plain is None:
+                acquired.verified = False  # well-formed keys, junk shard: not provable
+            else:
+                acquired.plaintexts[index] = plain
 
     def on_timers(self, chain, datastore, final_time):
         for sid in self.tasks:
@@ -535,18 +694,9 @@ class Collector(Party):
                 and view.phase == PENDING
                 and view.config["cf_evaluation_deadline"] <= final_time < view.deadline
             ):
-                best = compute_best_provider(self.scores.get(sid, {}), self.tasks[sid].threshold)
                 self.sent.add(purpose)
-                if best is not None:
-                    self.send(
-                        chain,
-                        "set_candidate",
-                        sid,
-                        best,
-                        purpose=purpose,
-                        useful_until=view.deadline,
-                    )
-            # The collector's side of expiry
+                self.end_evaluation(chain, datastore, view)
+            # The collector's side of settlement
             purpose = ("claim_refund", sid)
-            if purpose not in self.sent and view.phase != CLOSED and final_time >= view.deadline:
+            if purpose not in self.sent and view.is_settled(final_time) and not view.is_deal():
                 self.send(chain, "claim_refund", sid, purpose=purpose)

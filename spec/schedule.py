@@ -20,7 +20,12 @@ A schedule is a list of plain JSON instructions (`"op"` names the kind):
                  replay in one
   call           a corrupted party (or X, the adversary's own account, corrupted
                  from the start) calls an interface of Prot_SC: session, target
-                 provider, and a variant naming the arguments (honest, wrong keys, ...)
+                 provider, and a variant naming the arguments (see VARIANTS)
+  store          a corrupted provider puts encrypted shards of its own on F_DS
+                 (its sample, or all of them): a withholding provider catching up
+  reorg_latest   the blocks from the one holding the latest successful call of a
+                 deal-phase interface (SubmitReview ... DisputeClaim) on are
+                 dropped, if none of them is final (paper Figure 4, aimed)
 
 A trace file is {"version": 1, "providers": n, "steps": [instruction, ...]}.
 
@@ -49,18 +54,25 @@ from dataclasses import dataclass
 
 from . import contract
 from .chain import Blockchain, Transaction
-from .config import BPS, CHUNK_SIZE, MAX_PERIOD_S, MAX_SHARDS, ZERO_HASH
+from .config import BPS, MASTER_KEY_SLOT, MAX_PERIOD_S, MAX_SHARDS, ZERO_HASH
 from .contract import Address
 from .datastore import Datastore
 from .ideal import (
     ABORTED_AFTER_REVIEW,
     CANDIDATE_FORFEITED,
+    CLAIM_REJECTED,
     DEAL_CLOSED,
     NO_DEAL,
     OPTIMAL_FORFEITED,
+    REVIEW_REJECTED,
     FHyperX,
 )
-from .merkle import compute_chunk_proof, keccak256
+from .merkle import (
+    compute_claim_digest,
+    compute_merkle_proof,
+    compute_review_digest,
+    keccak256,
+)
 from .parties import (
     CLOSED,
     PENDING,
@@ -71,8 +83,19 @@ from .parties import (
     Provider,
     Task,
     compute_sample_size,
+    prepare_holding,
 )
-from .sealing import decrypt_shard, derive_keypair, open_k_data, seal_k_data
+from .sealing import (
+    compute_shard_key,
+    decrypt_shard,
+    draw_ephemeral,
+    encrypt_shard,
+    get_features_context,
+    open_sealed_key,
+    seal_features,
+    seal_master_key,
+)
+from .secp256k1 import compute_public_key, derive_secret
 from .simulator import Simulator
 
 FINALITY_DEPTH = 2
@@ -91,19 +114,14 @@ COLLECTOR_FUNDS = 10**9
 PROVIDER_FUNDS = 10**7
 SIGMA = 37  # the collector's obfuscation offset: features are quality + SIGMA (mod 256)
 
-INTERFACE_NAMES = (
-    "create_session",
-    "registration",
-    "sample_data",
-    "submit_features",
-    "set_candidate",
-    "submit_review",
-    "set_optimal",
-    "claim_reward",
-    "claim_deposit",
-    "claim_refund",
-)
-VARIANTS = ("honest", "wrong")
+INTERFACE_NAMES = tuple(contract.INTERFACES)
+# How a corrupted party forms a call's arguments: "honest", as an honest party of
+# its role would (it may still call at the wrong time, twice, or in a wrong role);
+# "wrong", breaking one rule of the call (chosen by its target); "withhold"
+# (registration), committing shards it does not store; "other" (submit_features),
+# features of better data than it committed (the residual of hyperx.spec.contract).
+VARIANTS = ("honest", "wrong", "withhold", "other")
+DEAL_EVENTS = ("SubmitReview", "DisputeReview", "SetOptimal", "ClaimReward", "DisputeClaim")
 # When a corruption takes effect: now, or as the first final event of that name
 # arrives (before the party can react to it): a Byzantine party that deviates at
 # one chosen step of the protocol.
@@ -117,6 +135,7 @@ CORRUPTION_POINTS = (
     "SetOptimal",
     "ClaimReward",
 )
+STORE_WHICH = ("sample", "all")
 
 _FIELDS = {
     "start_session": {
@@ -135,6 +154,8 @@ _FIELDS = {
     "corrupt": {"party": str, "at": str},
     "copy": {"tx": int, "as": str},
     "call": {"party": str, "interface": str, "sid": int, "variant": str, "target": int},
+    "store": {"party": str, "sid": int, "which": str},
+    "reorg_latest": {"event": str, "requeue": bool},
 }
 
 
@@ -157,6 +178,10 @@ def validate_instruction(instruction) -> dict:
         raise ValueError(f"call: unknown interface {instruction['interface']!r}")
     if op == "call" and instruction["variant"] not in VARIANTS:
         raise ValueError(f"call: variant must be one of {VARIANTS}")
+    if op == "store" and instruction["which"] not in STORE_WHICH:
+        raise ValueError(f"store: which must be one of {STORE_WHICH}")
+    if op == "reorg_latest" and instruction["event"] not in DEAL_EVENTS:
+        raise ValueError(f"reorg_latest: event must be one of {DEAL_EVENTS}")
     return instruction
 
 
@@ -214,14 +239,11 @@ class World:
         self.names = ["C"] + [f"P{i}" for i in range(n_providers)]
         self.address = {name: address_of(name) for name in self.names}
         self.name_of = {a: n for n, a in self.address.items()}
-        self.collector_key, collector_public = derive_keypair(b"collector")
-        public_keys = {self.address["C"]: collector_public}
-        self.collector = Collector(
-            self.address["C"], self.collector_key, extract_features, evaluate_features, b"C"
-        )
+        self.collector = Collector(self.address["C"], extract_features, evaluate_features, b"C")
+        offer_keys = {self.address["C"]: self.collector.offer_key}
         self.providers = [
             Provider(
-                self.address[f"P{i}"], extract_features, public_keys, f"P{i}".encode(), PERIOD_S
+                self.address[f"P{i}"], extract_features, offer_keys, f"P{i}".encode(), PERIOD_S
             )
             for i in range(n_providers)
         ]
@@ -241,6 +263,8 @@ class World:
         self.simulator = Simulator(self.ideal)
         self.parties[OUTSIDER].corrupt()
         self.simulator.on_corrupt(self.address[OUTSIDER])
+        # a valid curve point nobody uses: the public key of a throwaway secret
+        self.junk_point = compute_public_key(derive_secret(b"hyperx-junk-point"))
         self.seen: dict[int, Transaction] = {}  # every transaction ever broadcast
         self.first_seen: dict[int, int] = {}  # tx id -> height when first pending
         self.disruptions = 0
@@ -284,11 +308,25 @@ class World:
         self.final_seen = self.chain.final_height
         for party in self.parties.values():
             party.on_block(self.chain, self.datastore)
-        self.simulator.observe(self.chain, self.datastore)
         for tx in self.chain.mempool:
             if tx.tx_id not in self.seen:
                 self.seen[tx.tx_id] = tx
                 self.first_seen[tx.tx_id] = self.chain.height
+                if self.is_honest_tx(tx):
+                    self._register_delivery(tx, True)
+        self.simulator.observe(self.chain, self.datastore)
+
+    def _register_delivery(self, tx: Transaction, keys_good: bool) -> None:
+        """Tell the simulator how a review or a claim was built (honest parties
+        build good ones; a corrupted party's are the adversary's choice)."""
+        args = tx.call.args
+        if tx.call.name == "submit_review" and len(args) == 7:
+            digest = compute_review_digest(args[5], args[6], args[3])
+        elif tx.call.name == "claim_reward" and len(args) == 3:
+            digest = compute_claim_digest(args[1], args[2])
+        else:
+            return
+        self.simulator.on_delivery(args[0], digest, keys_good)
 
     def _op_start_session(self, ins: dict):
         if not self.is_honest("C"):
@@ -360,6 +398,32 @@ class World:
         self.disruptions += 1
         self.chain.reorg(depth, requeue=ins["requeue"])
 
+    def _op_reorg_latest(self, ins: dict):
+        """Aim a reorganisation at the latest successful call of a deal-phase interface."""
+        chain = self.chain
+        blocks = [
+            b.number
+            for b in chain.blocks[chain.final_height + 1 :]
+            if any(e.name == ins["event"] for r in b.receipts if r.success for e in r.events)
+        ]
+        if not blocks or self.disruptions >= MAX_DISRUPTIONS:
+            return False
+        self.disruptions += 1
+        chain.reorg(chain.height - blocks[-1] + 1, requeue=ins["requeue"])
+
+    def _op_store(self, ins: dict):
+        """A corrupted provider publishes encrypted shards it had withheld."""
+        party = self.parties.get(ins["party"])
+        holding = getattr(party, "holdings", {}).get(ins["sid"])
+        if party is None or not party.corrupted or holding is None:
+            return False
+        view = party.sessions.get(ins["sid"])
+        sample = view.samples.get(party.address, []) if view is not None else []
+        which = sample if ins["which"] == "sample" else range(len(holding.plaintexts))
+        for index in which:
+            key = holding.shard_keys[index]
+            self.datastore.store(encrypt_shard(key, index, holding.plaintexts[index]))
+
     def _op_corrupt(self, ins: dict):
         name = ins["party"]
         if name not in self.parties or not self.is_honest(name):
@@ -376,9 +440,9 @@ class World:
         party.corrupt()
         self.simulator.on_corrupt(party.address)
         for sid, holding in getattr(party, "holdings", {}).items():
-            self.simulator.on_adversary_holding(
-                sid, party.address, holding.plaintexts, holding.keys
-            )
+            self.simulator.on_adversary_holding(sid, party.address, holding.plaintexts)
+        for sid, (adr, features) in getattr(party, "submitted_features", {}).items():
+            self.simulator.on_adversary_features(sid, party.address, adr, features)
 
     def _op_copy(self, ins: dict):
         tx = self.seen.get(ins["tx"])
@@ -395,8 +459,7 @@ class World:
             return False
         value, interface, args = built
         tx = self.chain.submit(self.address[name], value, interface, *args)
-        if interface == "submit_review":
-            self.simulator.on_adversary_review(tx.tx_id, ins["variant"] == "honest")
+        self._register_delivery(tx, ins["variant"] == "honest")
 
     # Time, fairly
 
@@ -478,7 +541,7 @@ class World:
                     claims.append("claim_deposit")
                 if (
                     party.address == view.collector
-                    and view.phase != CLOSED
+                    and not view.is_deal()
                     and not view.refund_claimed
                 ):
                     claims.append("claim_refund")
@@ -493,49 +556,72 @@ class World:
                 if everything and party.address == view.collector:
                     # a collector that outlived its deadlines tries to revive the deal
                     if view.phase == PENDING and view.features:
+                        key = compute_public_key(self.collector.review_secret(sid))
                         self.chain.submit(
-                            party.address, 0, "set_candidate", sid, min(view.features)
+                            party.address, 0, "set_candidate", sid, min(view.features), key
                         )
                     if view.phase == REVIEWING and view.candidate is not None:
                         self.chain.submit(party.address, 0, "set_optimal", sid, view.candidate)
 
     # Observables
 
-    def readable(self, private_keys: list[bytes]) -> set[tuple[int, str, int]]:
-        """(sid, provider, index) of every shard whose plaintext these keys, with
-        everything ever broadcast and F_DS, let one read."""
-        shard_at = {}
-        for provider in self.providers:
-            for sid, holding in provider.holdings.items():
-                for index, key in enumerate(holding.keys):
-                    shard_at[key] = (sid, self.name_of[provider.address], index)
-        revealed, k_datas = set(), set()
+    def revealed_review_secrets(self) -> set[int]:
+        """Review-key secrets anyone may read: those shown in a dispute, even one
+        that reverted (the transaction was broadcast)."""
+        return {
+            tx.call.args[1]
+            for tx in self.seen.values()
+            if tx.call.name in ("dispute_review", "dispute_claim") and len(tx.call.args) > 1
+        }
+
+    def readable(self, review_secrets: set[int]) -> set[tuple[int, str, int]]:
+        """(sid, provider, index) of every shard whose plaintext these review-key
+        secrets, with everything ever broadcast and F_DS, let one read: the keys
+        sealed in reviews and claims open under them."""
+        holdings = {
+            (sid, provider.address): holding
+            for provider in self.providers
+            for sid, holding in provider.holdings.items()
+        }
+        known = set()  # (sid, provider address, index, shard key)
         for tx in self.seen.values():
-            if tx.call.name == "submit_review":
-                revealed.update(tx.call.args[2])
-                for private_key in private_keys:
-                    k_datas.add(open_k_data(private_key, tx.call.args[4]))
-            elif tx.call.name == "claim_reward":
-                revealed.update(tx.call.args[2])
-        k_datas.discard(None)
+            args, name = tx.call.args, tx.call.name
+            if name == "submit_review" and len(args) == 7:
+                sid, indices, _, _, _, ephemeral, sealed = args
+                for secret in review_secrets:
+                    for position, index in enumerate(indices):
+                        key = open_sealed_key(secret, ephemeral, sealed[position], sid, position)
+                        known.add((sid, tx.sender, index, key))
+            elif name == "claim_reward" and len(args) == 3:
+                sid, ephemeral, sealed = args
+                holding = holdings.get((sid, tx.sender))
+                for secret in review_secrets if holding is not None else ():
+                    master = open_sealed_key(secret, ephemeral, sealed, sid, MASTER_KEY_SLOT)
+                    for index in range(len(holding.cids) if master is not None else 0):
+                        known.add((sid, tx.sender, index, compute_shard_key(master, index)))
         reads = set()
-        for key in revealed:
-            if key in shard_at and self.datastore.has(key):
-                sid, name, index = shard_at[key]
-                if any(decrypt_shard(k, index, self.datastore.get(key)) for k in k_datas):
-                    reads.add((sid, name, index))
+        for sid, pid, index, key in known:
+            holding = holdings.get((sid, pid))
+            if key is None or holding is None or not 0 <= index < len(holding.cids):
+                continue
+            cid = holding.cids[index]
+            if self.datastore.has(cid) and decrypt_shard(key, index, self.datastore.get(cid)):
+                reads.add((sid, self.name_of[pid], index))
         return reads
 
     def observables(self) -> tuple[Observables, Observables]:
         """(real, ideal), after `finish`."""
         honest = [n for n in self.names if self.is_honest(n)]
-        adversary_keys = [] if self.is_honest("C") else [self.collector_key]
-        real_collector = self.readable([self.collector_key])
+        collector_secrets = {self.collector.review_secret(sid) for sid in self.views()}
+        adversary_secrets = self.revealed_review_secrets()
+        if not self.is_honest("C"):
+            adversary_secrets |= collector_secrets
+        real_collector = self.readable(collector_secrets)
         real = Observables(
             {n: self.chain.balance(self.address[n]) for n in honest},
             {sid: classify(view, self.name_of) for sid, view in self.views().items()},
             frozenset(real_collector),
-            frozenset(self.readable(adversary_keys)),
+            frozenset(self.readable(adversary_secrets)),
         )
         ideal_leaks = {(sid, self.name_of[pid], i) for sid, pid, i in self.ideal.leaks}
         ideal = Observables(
@@ -553,25 +639,28 @@ class World:
 def classify(view, name_of: dict) -> tuple:
     """The real session's outcome, from its final events."""
     if view.phase == CLOSED:
-        outcome = DEAL_CLOSED
+        outcome = CLAIM_REJECTED if view.claim_rejected else DEAL_CLOSED
     elif view.phase == PENDING:
         outcome = NO_DEAL
     elif view.phase == REVIEWED:
         outcome = OPTIMAL_FORFEITED
+    elif view.review_rejected:
+        outcome = REVIEW_REJECTED
     else:
         outcome = ABORTED_AFTER_REVIEW if view.review_submitted else CANDIDATE_FORFEITED
     return (outcome, name_of.get(view.candidate), name_of.get(view.optimal))
 
 
 def build_adversary_call(world: World, party: Party, ins: dict):
-    """(value, interface, args) of a corrupted party's call, or None when it
-    cannot be formed (a provider with no data of its own to reveal). Variant "honest": the arguments an honest
-    party would send (the adversary may still send them at the wrong time, twice,
-    or from the wrong role); "wrong": arguments that break that step."""
-    sid, interface, wrong = ins["sid"], ins["interface"], ins["variant"] == "wrong"
+    """(value, interface, args) of a corrupted party's call, or None when it cannot
+    be formed (a provider with no data of its own to reveal). The variants are
+    VARIANTS'; a variant that means nothing for an interface is read as "honest"."""
+    sid, interface, variant = ins["sid"], ins["interface"], ins["variant"]
+    wrong = variant == "wrong"
     view = party.sessions.get(sid)
     target = world.address[f"P{ins['target'] % len(world.providers)}"]
     junk = keccak256(b"junk" + repr(ins).encode())
+    point = world.junk_point
     if interface == "create_session":
         return _build_create_session(world, ins, junk)
     if view is None:  # a session it has not seen (or that does not exist): probe it
@@ -579,33 +668,22 @@ def build_adversary_call(world: World, party: Party, ins: dict):
             0,
             interface,
             {
-                "registration": (sid, junk, 4),
+                "registration": (sid, junk, 4, junk),
                 "sample_data": (sid, target, [0]),
                 "submit_features": (sid, junk),
-                "set_candidate": (sid, target),
-                "submit_review": (sid, [0], [junk], [[]], junk),
+                "set_candidate": (sid, target, point),
+                "submit_review": (sid, [0], [junk], [junk], [[]], point, [junk]),
+                "dispute_review": (sid, 1, point, [junk], [junk], 0),
                 "set_optimal": (sid, target),
-                "claim_reward": (sid, 0, [junk], []),
+                "claim_reward": (sid, point, junk),
+                "dispute_claim": (sid, 1, point, junk, 0, junk, junk, []),
                 "claim_deposit": (sid,),
                 "claim_refund": (sid,),
             }[interface],
         )
     config = view.config
     if interface == "registration":
-        root, n = junk, config["cf_shards"]
-        if isinstance(party, Provider):
-            if sid not in party.joins:
-                party.joins[sid] = make_dataset(world.name_of[party.address], sid, 5, n)
-            holding = party.ensure_holding(world.datastore, sid)
-            world.simulator.on_adversary_holding(
-                sid, party.address, holding.plaintexts, holding.keys
-            )
-            root = holding.root
-        value, breakage = config["cf_deposit"], ins["target"] % 3
-        if wrong:  # one rule of registration broken
-            n, root = (n + 1, root) if breakage == 0 else (n, ZERO_HASH if breakage == 1 else root)
-            value += breakage == 2
-        return value, interface, (sid, root, n)
+        return _build_registration(world, party, ins, view, junk)
     if interface == "sample_data":
         size = compute_sample_size(config["cf_shards"], config["cf_pct_bps"])
         indices = (
@@ -619,35 +697,115 @@ def build_adversary_call(world: World, party: Party, ins: dict):
                 indices[:-1] + [config["cf_shards"]],
             ][ins["target"] % 4]
         return 0, interface, (sid, target, indices)
-    if interface in ("set_candidate", "set_optimal"):
+    if interface == "set_candidate":
+        key = point[:-1] if wrong else compute_public_key(world.collector.review_secret(sid))
+        return 0, interface, (sid, target, key)
+    if interface == "set_optimal":
         return 0, interface, (sid, target)
     if interface in ("claim_deposit", "claim_refund"):
         return 0, interface, (sid,)
+    if interface in ("dispute_review", "dispute_claim"):
+        return _build_dispute(world, ins, view, target)
     # The provider's data-bearing calls need its own holding and sample
     holding = getattr(party, "holdings", {}).get(sid)
     sample = view.samples.get(party.address)
     if interface == "submit_features":
-        if wrong and ins["target"] % 2:
-            return 0, interface, (sid, ZERO_HASH)
-        if wrong or holding is None or sample is None:
-            features = bytes([255] * max(1, len(sample or [0])))
-        else:
-            features = party.compute_features(world.datastore, sid, sample)
-        return 0, interface, (sid, world.datastore.store(features))
-    if holding is None or sample is None:
-        return None  # no data of its own to reveal: the call cannot be formed
+        return _build_features(world, party, ins, view, holding, sample)
+    if holding is None or sample is None or view.review_key is None:
+        return None  # no data of its own to reveal, or no key to seal it to
     if interface == "submit_review":
         args = list(party.build_review(sid))
-        if wrong:
-            public = party.public_keys[view.collector]
-            args[4] = seal_k_data(public, keccak256(b"wrong" + holding.k_data), junk)
+        if wrong and ins["target"] % 2:  # a leaf that does not open the root
+            args[3] = [junk] + args[3][1:]
+        elif wrong:  # one sealed key that is not the committed one
+            args[6] = [junk] + args[6][1:]
         return 0, interface, tuple(args)
-    # claim_reward: the next chunk, or keys that do not open the commitment
-    chunk = view.chunks_revealed
-    keys = holding.keys[chunk * CHUNK_SIZE : (chunk + 1) * CHUNK_SIZE]
-    if wrong:
-        keys = [keccak256(k) for k in keys]
-    return 0, interface, (sid, chunk, keys, compute_chunk_proof(holding.keys, chunk))
+    # claim_reward: the master key, or another key sealed in its place
+    if not wrong:
+        return 0, interface, party.build_claim(sid)
+    ephemeral, sealed = seal_master_key(view.review_key, junk, sid, draw_ephemeral(junk))
+    return 0, interface, (sid, ephemeral, sealed)
+
+
+def _build_registration(world: World, party: Party, ins: dict, view, junk: bytes):
+    """A commitment of the party's own (a provider's holding; "withhold": its shards
+    not stored), or, for a party with no data, junk; "wrong" breaks one rule."""
+    sid, n = ins["sid"], view.config["cf_shards"]
+    root, manifest = junk, keccak256(junk)
+    if isinstance(party, Provider):
+        if sid not in party.joins:
+            party.joins[sid] = make_dataset(world.name_of[party.address], sid, 5, n)
+        if sid not in party.holdings:
+            stored = set() if ins["variant"] == "withhold" else None
+            party.holdings[sid] = prepare_holding(
+                world.datastore, party.joins[sid], party._derive(b"master", sid), stored
+            )
+        holding = party.holdings[sid]
+        world.simulator.on_adversary_holding(sid, party.address, holding.plaintexts)
+        root, manifest = holding.root, holding.adr_manifest
+    value, breakage = view.config["cf_deposit"], ins["target"] % 4
+    if ins["variant"] == "wrong":  # one rule of registration broken
+        n += breakage == 0
+        root = ZERO_HASH if breakage == 1 else root
+        value += breakage == 2
+        manifest = ZERO_HASH if breakage == 3 else manifest
+    return value, "registration", (sid, root, n, manifest)
+
+
+def _build_features(world: World, party: Party, ins: dict, view, holding, sample):
+    """Features of its own sample sealed under its own name; "other": of better
+    data than it committed; "wrong": junk, or no address."""
+    sid = ins["sid"]
+    if ins["variant"] == "wrong" and ins["target"] % 2:
+        return 0, "submit_features", (sid, ZERO_HASH)
+    size = len(sample or [0])
+    if ins["variant"] == "wrong":
+        features = None
+        sealed = keccak256(b"junk features" + repr(ins).encode()) * 2
+    else:
+        blob = world.datastore.get(view.config["adr_theta"])
+        if ins["variant"] == "other" or holding is None or sample is None:
+            better = make_dataset("other", sid, 9, size)
+            features = extract_features(blob, better)
+        else:
+            features = extract_features(blob, [holding.plaintexts[i] for i in sample])
+        offer_key = world.collector.offer_key
+        context = get_features_context(sid, party.address)
+        sealed = seal_features(offer_key, features, context, keccak256(b"eph" + repr(ins).encode()))
+    adr = world.datastore.store(sealed)
+    if features is not None:
+        world.simulator.on_adversary_features(sid, party.address, adr, features)
+    return 0, "submit_features", (sid, adr)
+
+
+def _build_dispute(world: World, ins: dict, view, target: str):
+    """A dispute as a collector would file it, against the session's review or
+    claim ("wrong": with a secret that is not the review key's)."""
+    sid = ins["sid"]
+    secret = world.collector.review_secret(sid) + (ins["variant"] == "wrong")
+    if ins["interface"] == "dispute_review":
+        review = view.review or {}
+        sealed, hashes = list(review.get("sealed_keys", [])), list(review.get("key_hashes", []))
+        ephemeral = review.get("ephemeral", world.junk_point)
+        position = ins["target"] % max(1, len(sealed))
+        return 0, "dispute_review", (sid, secret, ephemeral, sealed, hashes, position)
+    claim, pid = view.claim or {}, view.optimal or target
+    holding = next(
+        (p.holdings.get(sid) for p in world.providers if p.address == pid and sid in p.holdings),
+        None,
+    )
+    index = ins["target"] % view.config["cf_shards"]
+    if holding is None:
+        leaf_args = (index, ZERO_HASH, ZERO_HASH, [])
+    else:
+        proof = compute_merkle_proof(holding.leaves, index)
+        leaf_args = (index, holding.cids[index], holding.key_hashes[index], proof)
+    ephemeral = claim.get("ephemeral", world.junk_point)
+    return (
+        0,
+        "dispute_claim",
+        (sid, secret, ephemeral, claim.get("sealed_master", ZERO_HASH), *leaf_args),
+    )
 
 
 # create_session arguments that break one rule of creation, at its boundary

@@ -5,12 +5,14 @@ What S sees, and only that: the finalized blocks of F_BC (every successful call,
 its sender and block time), F_DS (public, content addressed), the honest parties'
 inputs as the environment gives them (the collector's task, a provider's dataset:
 the dummy parties of the ideal protocol forward these to F_HyperX), and the
-internals of corrupted parties (they are the adversary's), including which
-deviation the environment asked of them.
+internals of corrupted parties (they are the adversary's): what data a corrupted
+provider committed, what features it sealed under its own name, and whether the
+keys it sealed in a review or a claim are the committed ones.
 
 Each final event becomes one call of F_HyperX, with the block time, in block
 order; a block stamped at or after a session's cf_evaluation_deadline also
-triggers the honest collector's EndEvaluation (as the real collector's timer).
+triggers the honest collector's EndEvaluation (as the real collector's timer),
+with the adversary's say on which of its providers' datasets are all on F_DS.
 Money pulls (ClaimDeposit, ClaimRefund) need no call: F_HyperX settles in
 `finish`. S decides nothing about outcomes; if the real world moves in a way
 F_HyperX refuses, F_HyperX raises SimulationError and the refinement fails.
@@ -22,8 +24,13 @@ from .chain import Blockchain, Receipt
 from .contract import Address, Event
 from .datastore import Datastore
 from .ideal import FHyperX
-from .merkle import get_chunk_count
-from .parties import Task
+from .merkle import (
+    compute_claim_digest,
+    compute_leaf,
+    compute_merkle_root,
+    compute_review_digest,
+)
+from .parties import Task, decode_manifest
 
 
 @dataclass
@@ -31,10 +38,11 @@ class Simulator:
     ideal: FHyperX
     tasks: dict[bytes, Task] = field(default_factory=dict)  # adr_theta -> the collector's input
     datasets: dict[tuple[int, Address], list[bytes]] = field(default_factory=dict)
-    corrupt_datasets: dict = field(default_factory=dict)  # (sid, pid) -> (dataset, keys)
-    sealed_faithfully: dict[int, bool] = field(default_factory=dict)  # adversary tx id -> K ok
+    corrupt_datasets: dict = field(default_factory=dict)  # (sid, pid) -> plaintexts
+    corrupt_features: dict = field(default_factory=dict)  # (sid, pid, adr_feature) -> features
+    deliveries: dict = field(default_factory=dict)  # (sid, digest) -> its sealed keys are good
+    roots: dict = field(default_factory=dict)  # (sid, pid) -> (adr_data_root, adr_manifest)
     final_seen: int = 0
-    chunks: dict[int, int] = field(default_factory=dict)
 
     # Inputs of honest parties, as the dummy parties forward them
 
@@ -49,13 +57,34 @@ class Simulator:
 
     # The adversary's own moves
 
-    def on_adversary_holding(self, sid: int, pid: Address, dataset, keys) -> None:
-        self.corrupt_datasets[(sid, pid)] = (list(dataset), list(keys))
+    def on_adversary_holding(self, sid: int, pid: Address, dataset) -> None:
+        self.corrupt_datasets[(sid, pid)] = list(dataset)
 
-    def on_adversary_review(self, tx_id: int, sealed_faithfully: bool) -> None:
-        self.sealed_faithfully[tx_id] = sealed_faithfully
+    def on_adversary_features(self, sid: int, pid: Address, adr_feature: bytes, features) -> None:
+        self.corrupt_features[(sid, pid, adr_feature)] = features
+
+    def on_delivery(self, sid: int, digest: bytes, keys_good: bool) -> None:
+        """A review or a claim as it was built (by an honest party: good; by the
+        adversary: its say), named by the digest the contract keeps of it, so that a
+        copy or a replay is known too."""
+        self.deliveries[(sid, digest)] = keys_good
 
     # Observing the real world
+
+    def is_available(self, datastore: Datastore, sid: int, pid: Address) -> bool:
+        """Is the whole dataset `pid` committed on F_DS, as its manifest names it?"""
+        if (sid, pid) not in self.roots:
+            return False
+        root, adr_manifest = self.roots[(sid, pid)]
+        if not datastore.has(adr_manifest):
+            return False
+        manifest = decode_manifest(datastore.get(adr_manifest))
+        return (
+            manifest is not None
+            and len(manifest) == self.ideal.sessions[sid].config["cf_shards"]
+            and compute_merkle_root([compute_leaf(c, h) for c, h in manifest]) == root
+            and all(datastore.has(cid) for cid, _ in manifest)
+        )
 
     def observe(self, chain: Blockchain, datastore: Datastore) -> None:
         for number in range(self.final_seen + 1, chain.final_height + 1):
@@ -65,7 +94,12 @@ class Simulator:
                     self._replay(datastore, receipt, event, block.timestamp)
             for sid, session in self.ideal.sessions.items():
                 if block.timestamp >= session.config["cf_evaluation_deadline"]:
-                    self.ideal.end_evaluation(sid, block.timestamp)
+                    available = {
+                        pid
+                        for pid in session.providers
+                        if not self.ideal.is_honest(pid) and self.is_available(datastore, sid, pid)
+                    }
+                    self.ideal.end_evaluation(sid, block.timestamp, available)
             self.final_seen = number
 
     def _replay(self, datastore: Datastore, receipt: Receipt, event: Event, now: int) -> None:
@@ -78,31 +112,29 @@ class Simulator:
             blob = datastore.get(args["adr_theta"]) if datastore.has(args["adr_theta"]) else None
             ideal.session_create(sid, args["collector"], config, threshold, blob)
         elif event.name == "Registration":
+            self.roots[(sid, sender)] = (args["adr_data_root"], args["adr_manifest"])
             dataset = self.datasets.get((sid, sender))
-            if (sid, sender) in self.corrupt_datasets:
-                dataset = self.corrupt_datasets[(sid, sender)][0]
+            if not ideal.is_honest(sender):
+                dataset = self.corrupt_datasets.get((sid, sender))
             ideal.provider_participate(sid, sender, dataset, now)
         elif event.name == "SampleData":
             ideal.sample(sid, sender, args["pid"], list(args["indices"]), now)
         elif event.name == "SubmitFeatures":
-            key = args["adr_feature"]
-            features = datastore.get(key) if datastore.has(key) else None
+            features = self.corrupt_features.get((sid, sender, args["adr_feature"]))
             ideal.submit_features(sid, sender, features, now)
         elif event.name == "SetCandidate":
             ideal.set_candidate(sid, sender, args["pid"], now)
         elif event.name == "SubmitReview":
-            discloses, key_ok = True, True
-            if not ideal.is_honest(sender) and (sid, sender) in self.corrupt_datasets:
-                keys = self.corrupt_datasets[(sid, sender)][1]
-                discloses = list(args["keys"]) == [keys[i] for i in args["indices"]]
-                key_ok = self.sealed_faithfully.get(receipt.tx.tx_id, True)
-            elif not ideal.is_honest(sender):
-                discloses = False  # it committed no data, so it has no keys to open
-            ideal.submit_review(sid, sender, now, discloses, key_ok)
+            digest = compute_review_digest(
+                args["ephemeral"], args["sealed_keys"], args["key_hashes"]
+            )
+            ideal.submit_review(sid, sender, now, self.deliveries.get((sid, digest), False))
+        elif event.name == "DisputeReview":
+            ideal.dispute_review(sid, sender, now)
         elif event.name == "SetOptimal":
             ideal.set_optimal(sid, sender, args["pid"], now)
         elif event.name == "ClaimReward":
-            self.chunks[sid] = self.chunks.get(sid, 0) + 1
-            cf_shards = ideal.sessions[sid].config["cf_shards"]
-            if self.chunks[sid] == get_chunk_count(cf_shards):
-                ideal.claim_reward(sid, sender, now)
+            digest = compute_claim_digest(args["ephemeral"], args["sealed_master"])
+            ideal.claim_reward(sid, sender, now, self.deliveries.get((sid, digest), False))
+        elif event.name == "DisputeClaim":
+            ideal.dispute_claim(sid, sender, now)
