@@ -20,13 +20,16 @@ node at height k is a right child.
 """
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 from Crypto.Hash import keccak
 
 from .config import ZERO_HASH
 
 
+@lru_cache(maxsize=1 << 16)
 def keccak256(data: bytes) -> bytes:
+    """keccak256, memoised: the verifier hashes the same leaves and words again and again."""
     return keccak.new(digest_bits=256, data=data).digest()
 
 

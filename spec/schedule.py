@@ -586,6 +586,8 @@ class World:
         known = set()  # (sid, provider address, index, shard key)
         for tx in self.seen.values():
             args, name = tx.call.args, tx.call.name
+            if not args or args[0] < 0:
+                continue  # a probe of a session that cannot exist
             if name == "submit_review" and len(args) == 7:
                 sid, indices, _, _, _, ephemeral, sealed = args
                 for secret in review_secrets:
@@ -659,11 +661,11 @@ def build_adversary_call(world: World, party: Party, ins: dict):
     wrong = variant == "wrong"
     view = party.sessions.get(sid)
     target = world.address[f"P{ins['target'] % len(world.providers)}"]
-    junk = keccak256(b"junk" + repr(ins).encode())
     point = world.junk_point
     if interface == "create_session":
-        return _build_create_session(world, ins, junk)
+        return _build_create_session(world, ins, _junk(ins))
     if view is None:  # a session it has not seen (or that does not exist): probe it
+        junk = _junk(ins)
         return (
             0,
             interface,
@@ -683,7 +685,7 @@ def build_adversary_call(world: World, party: Party, ins: dict):
         )
     config = view.config
     if interface == "registration":
-        return _build_registration(world, party, ins, view, junk)
+        return _build_registration(world, party, ins, view, _junk(ins))
     if interface == "sample_data":
         size = compute_sample_size(config["cf_shards"], config["cf_pct_bps"])
         indices = (
@@ -698,14 +700,14 @@ def build_adversary_call(world: World, party: Party, ins: dict):
             ][ins["target"] % 4]
         return 0, interface, (sid, target, indices)
     if interface == "set_candidate":
-        key = point[:-1] if wrong else compute_public_key(world.collector.review_secret(sid))
-        return 0, interface, (sid, target, key)
+        key = compute_public_key(_review_secret_of(world, party, sid))
+        return 0, interface, (sid, target, key[:-1] if wrong else key)
     if interface == "set_optimal":
         return 0, interface, (sid, target)
     if interface in ("claim_deposit", "claim_refund"):
         return 0, interface, (sid,)
     if interface in ("dispute_review", "dispute_claim"):
-        return _build_dispute(world, ins, view, target)
+        return _build_dispute(world, party, ins, view, target)
     # The provider's data-bearing calls need its own holding and sample
     holding = getattr(party, "holdings", {}).get(sid)
     sample = view.samples.get(party.address)
@@ -716,15 +718,21 @@ def build_adversary_call(world: World, party: Party, ins: dict):
     if interface == "submit_review":
         args = list(party.build_review(sid))
         if wrong and ins["target"] % 2:  # a leaf that does not open the root
-            args[3] = [junk] + args[3][1:]
+            args[3] = [_junk(ins)] + args[3][1:]
         elif wrong:  # one sealed key that is not the committed one
-            args[6] = [junk] + args[6][1:]
+            args[6] = [_junk(ins)] + args[6][1:]
         return 0, interface, tuple(args)
     # claim_reward: the master key, or another key sealed in its place
     if not wrong:
         return 0, interface, party.build_claim(sid)
+    junk = _junk(ins)
     ephemeral, sealed = seal_master_key(view.review_key, junk, sid, draw_ephemeral(junk))
     return 0, interface, (sid, ephemeral, sealed)
+
+
+def _junk(ins: dict) -> bytes:
+    """A 32-byte word no honest party uses, fixed by the instruction."""
+    return keccak256(b"junk" + repr(ins).encode())
 
 
 def _build_registration(world: World, party: Party, ins: dict, view, junk: bytes):
@@ -763,7 +771,8 @@ def _build_features(world: World, party: Party, ins: dict, view, holding, sample
         features = None
         sealed = keccak256(b"junk features" + repr(ins).encode()) * 2
     else:
-        blob = world.datastore.get(view.config["adr_theta"])
+        adr_theta = view.config["adr_theta"]
+        blob = world.datastore.get(adr_theta) if world.datastore.has(adr_theta) else b"\x00"
         if ins["variant"] == "other" or holding is None or sample is None:
             better = make_dataset("other", sid, 9, size)
             features = extract_features(blob, better)
@@ -778,11 +787,19 @@ def _build_features(world: World, party: Party, ins: dict, view, holding, sample
     return 0, "submit_features", (sid, adr)
 
 
-def _build_dispute(world: World, ins: dict, view, target: str):
+def _review_secret_of(world: World, party: Party, sid: int) -> int:
+    """The review-key secret a corrupted party knows for a session: the collector's
+    own, or, for anyone else, one of its own making."""
+    if party is world.collector:
+        return world.collector.review_secret(sid)
+    return derive_secret(b"adversary-review" + party.address.encode() + repr(sid).encode())
+
+
+def _build_dispute(world: World, party: Party, ins: dict, view, target: str):
     """A dispute as a collector would file it, against the session's review or
     claim ("wrong": with a secret that is not the review key's)."""
     sid = ins["sid"]
-    secret = world.collector.review_secret(sid) + (ins["variant"] == "wrong")
+    secret = _review_secret_of(world, party, sid) + (ins["variant"] == "wrong")
     if ins["interface"] == "dispute_review":
         review = view.review or {}
         sealed, hashes = list(review.get("sealed_keys", [])), list(review.get("key_hashes", []))
