@@ -52,7 +52,7 @@ an honest party could then be penalised.
 
 from dataclasses import dataclass
 
-from . import contract
+from . import contract, parties
 from .chain import Blockchain, Transaction
 from .config import BPS, MASTER_KEY_SLOT, MAX_PERIOD_S, MAX_SHARDS, ZERO_HASH
 from .contract import Address
@@ -78,12 +78,9 @@ from .parties import (
     PENDING,
     REVIEWED,
     REVIEWING,
-    Collector,
     Party,
-    Provider,
     Task,
     compute_sample_size,
-    prepare_holding,
 )
 from .sealing import (
     compute_shard_key,
@@ -227,9 +224,10 @@ class Observables:
 
 
 class World:
-    def __init__(self, contract_module=None, n_providers: int = 3):
-        # Prot_SC: the spec's, or a mutated copy with the same API
+    def __init__(self, contract_module=None, n_providers: int = 3, parties_module=None):
+        # Prot_SC, Prot_COL and Prot_PRI: the spec's, or mutated copies with the same API
         self.contract_module = contract_module or contract
+        self.parties_module = parties_module or parties
         self.chain = Blockchain(
             finality_depth=FINALITY_DEPTH,
             genesis_time=GENESIS_TIME,
@@ -239,10 +237,13 @@ class World:
         self.names = ["C"] + [f"P{i}" for i in range(n_providers)]
         self.address = {name: address_of(name) for name in self.names}
         self.name_of = {a: n for n, a in self.address.items()}
-        self.collector = Collector(self.address["C"], extract_features, evaluate_features, b"C")
+        roles = self.parties_module
+        self.collector = roles.Collector(
+            self.address["C"], extract_features, evaluate_features, b"C"
+        )
         offer_keys = {self.address["C"]: self.collector.offer_key}
         self.providers = [
-            Provider(
+            roles.Provider(
                 self.address[f"P{i}"], extract_features, offer_keys, f"P{i}".encode(), PERIOD_S
             )
             for i in range(n_providers)
@@ -253,7 +254,7 @@ class World:
         # start: it may call any interface in any role, like a corrupted party
         self.address[OUTSIDER] = address_of(OUTSIDER)
         self.name_of[self.address[OUTSIDER]] = OUTSIDER
-        self.parties[OUTSIDER] = Party(self.address[OUTSIDER])
+        self.parties[OUTSIDER] = roles.Party(self.address[OUTSIDER])
         self.chain.fund(self.address["C"], COLLECTOR_FUNDS)
         for name in self.parties:
             if name != "C":
@@ -688,9 +689,8 @@ def build_adversary_call(world: World, party: Party, ins: dict):
         return _build_registration(world, party, ins, view, _junk(ins))
     if interface == "sample_data":
         size = compute_sample_size(config["cf_shards"], config["cf_pct_bps"])
-        indices = (
-            party.sample_indices(sid, target) if isinstance(party, Collector) else list(range(size))
-        )
+        is_collector = isinstance(party, world.parties_module.Collector)
+        indices = party.sample_indices(sid, target) if is_collector else list(range(size))
         if wrong:  # too many, none, not ascending, or out of range
             indices = [
                 list(range(min(config["cf_shards"], size + 1))),
@@ -740,12 +740,12 @@ def _build_registration(world: World, party: Party, ins: dict, view, junk: bytes
     not stored), or, for a party with no data, junk; "wrong" breaks one rule."""
     sid, n = ins["sid"], view.config["cf_shards"]
     root, manifest = junk, keccak256(junk)
-    if isinstance(party, Provider):
+    if isinstance(party, world.parties_module.Provider):
         if sid not in party.joins:
             party.joins[sid] = make_dataset(world.name_of[party.address], sid, 5, n)
         if sid not in party.holdings:
             stored = set() if ins["variant"] == "withhold" else None
-            party.holdings[sid] = prepare_holding(
+            party.holdings[sid] = world.parties_module.prepare_holding(
                 world.datastore, party.joins[sid], party._derive(b"master", sid), stored
             )
         holding = party.holdings[sid]
@@ -799,7 +799,10 @@ def _build_dispute(world: World, party: Party, ins: dict, view, target: str):
     """A dispute as a collector would file it, against the session's review or
     claim ("wrong": with a secret that is not the review key's)."""
     sid = ins["sid"]
-    secret = _review_secret_of(world, party, sid) + (ins["variant"] == "wrong")
+    wrong_secret = ins["variant"] == "wrong" and not (
+        ins["interface"] == "dispute_claim" and ins["target"] % 2
+    )
+    secret = _review_secret_of(world, party, sid) + wrong_secret
     if ins["interface"] == "dispute_review":
         review = view.review or {}
         sealed, hashes = list(review.get("sealed_keys", [])), list(review.get("key_hashes", []))
@@ -811,9 +814,19 @@ def _build_dispute(world: World, party: Party, ins: dict, view, target: str):
         (p.holdings.get(sid) for p in world.providers if p.address == pid and sid in p.holdings),
         None,
     )
-    index = ins["target"] % view.config["cf_shards"]
+    n = view.config["cf_shards"]
+    index = ins["target"] % n
     if holding is None:
         leaf_args = (index, ZERO_HASH, ZERO_HASH, [])
+    elif ins["variant"] == "wrong" and ins["target"] % 2:
+        # leaf 0 shown at position n, past the last shard: its proof folds like leaf 0's
+        # when n is a power of two, so only the bound on the index refuses it
+        leaf_args = (
+            n,
+            holding.cids[0],
+            holding.key_hashes[0],
+            compute_merkle_proof(holding.leaves, 0),
+        )
     else:
         proof = compute_merkle_proof(holding.leaves, index)
         leaf_args = (index, holding.cids[index], holding.key_hashes[index], proof)

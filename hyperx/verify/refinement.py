@@ -99,8 +99,8 @@ INVARIANTS = (
     "its committed hash, checked here with the review key's secret",
     "policy agreement: a call succeeds exactly when the policy, restated here "
     "independently of the spec's modules, allows it (no guard missing, none too strict)",
-    "role sweep: in every state reached, every corrupted party's call of every interface "
-    "against every target succeeds exactly when the policy allows it",
+    "role sweep: in every state reached, every party's call of every interface against "
+    "every target (a dry run) succeeds exactly when the policy allows it",
     "no stuck funds: after the last deadline and every honest party's reactions, the "
     "contract owes honest parties nothing",
 )
@@ -642,14 +642,14 @@ TARGETED_INTERFACES = (
 
 
 def get_sweep_signature(world: World, ledgers: dict[int, SessionLedger]) -> tuple:
-    """The abstract state a sweep covers: each session's phase and flags, whether it
-    is settled, and who is corrupted. A sweep runs once per signature per schedule."""
+    """The abstract state a sweep covers: each session's phase and flags, and whether
+    it is settled. A sweep runs once per signature per schedule."""
     now = world.chain.now + 1
     sessions = tuple(
         (sid, lg.phase, lg.reviewed, lg.review_rejected, lg.claim_rejected, lg.is_settled(now))
         for sid, lg in sorted(ledgers.items())
     )
-    return sessions, tuple(n for n in sorted(world.parties) if not world.is_honest(n))
+    return sessions
 
 
 def _sweep_calls(world: World, party, sid: int):
@@ -696,10 +696,11 @@ def _sweep_calls(world: World, party, sid: int):
 
 
 def sweep_roles(world: World, ledgers: dict[int, SessionLedger]) -> int:
-    """Every corrupted party tries every interface against every target on a copy of
-    the contract's state, as if in the next block: each call must succeed exactly
-    when the restated policy allows it. Nothing reaches the chain. Returns the number
-    of calls checked."""
+    """Every party tries every interface against every target on a copy of the
+    contract's state, as if in the next block: each call must succeed exactly when
+    the restated policy allows it. A dry run, so honest parties take part too (their
+    calls are what the adversary could send had it corrupted them now); nothing
+    reaches the chain. Returns the number of calls checked."""
     interfaces = world.chain.interfaces
     snapshot = world.chain.contract
     state = copy.deepcopy(snapshot)
@@ -707,8 +708,6 @@ def sweep_roles(world: World, ledgers: dict[int, SessionLedger]) -> int:
     checked = 0
     for name in sorted(world.parties):
         party = world.parties[name]
-        if not party.corrupted:
-            continue
         for sid in [*ledgers, len(ledgers)]:
             for value, interface, args in _sweep_calls(world, party, sid):
                 tx = Transaction(-1, party.address, value, Call(interface, tuple(args)))
@@ -731,6 +730,17 @@ def sweep_roles(world: World, ledgers: dict[int, SessionLedger]) -> int:
                     )
                 checked += 1
     return checked
+
+
+def check_step(world: World, swept: set) -> int:
+    """Every check after one instruction: the chain's invariants, and a role sweep
+    if this abstract state was not swept yet. Returns the sweep's call count."""
+    ledgers = check_chain(world)
+    signature = get_sweep_signature(world, ledgers)
+    if signature in swept:
+        return 0
+    swept.add(signature)
+    return sweep_roles(world, ledgers)
 
 
 def _short(args) -> str:
@@ -757,6 +767,7 @@ class RefinementMachine(RuleBasedStateMachine):
     """Subclassed per run with `contract_module` (Prot_SC, maybe mutated) and `stats`."""
 
     contract_module = None
+    parties_module = None
     min_steps = 0
     stats: _Stats = _Stats()
 
@@ -766,7 +777,7 @@ class RefinementMachine(RuleBasedStateMachine):
 
     def __init__(self):
         super().__init__()
-        self.world = World(self.contract_module, N_PROVIDERS)
+        self.world = World(self.contract_module, N_PROVIDERS, self.parties_module)
         self.known_txs: set[int] = set()
         self.steps = 0  # environment instructions run
         self.swept: set = set()  # states (as get_sweep_signature) already swept
@@ -787,7 +798,7 @@ class RefinementMachine(RuleBasedStateMachine):
         target=sessions,
         reward=st.sampled_from([1_000, 10_000]),
         pct_bps=st.sampled_from([1_000, 2_500, 5_000]),
-        shards=st.sampled_from([4, 8, 16]),
+        shards=st.sampled_from([2, 4, 8, 16]),
         evaluation_s=st.sampled_from([300, 600, 900]),
         threshold=st.sampled_from([0, 300, 600]),
         qualities=st.lists(quality, min_size=N_PROVIDERS, max_size=N_PROVIDERS),
@@ -966,11 +977,7 @@ class RefinementMachine(RuleBasedStateMachine):
 
     @invariant()
     def chain_invariants(self):
-        ledgers = check_chain(self.world)
-        signature = get_sweep_signature(self.world, ledgers)
-        if signature not in self.swept:
-            self.swept.add(signature)
-            self.stats.sweep_calls += sweep_roles(self.world, ledgers)
+        self.stats.sweep_calls += check_step(self.world, self.swept)
 
     def teardown(self):
         run_to_completion(self.world)
@@ -997,11 +1004,13 @@ class RefinementReport:
     seconds: float
     message: str | None = None  # the failure, and Hypothesis' shrunk steps
     outcomes: dict = field(default_factory=dict)  # how the sessions ended, for coverage
+    sweep_calls: int = 0  # calls the role sweep checked
 
 
 def run_refinement(
     contract_module=None,
     *,
+    parties_module=None,
     schedules: int,
     min_steps: int = 20,
     seed: int | None = None,
@@ -1009,14 +1018,20 @@ def run_refinement(
 ) -> RefinementReport:
     """Run `schedules` random schedules of at least `min_steps` steps each (the
     initial session and joins count) against Prot_SC, or against `contract_module`
-    (a mutated copy of hyperx.spec.contract with the same API). The first failure
+    (a mutated copy of hyperx.spec.contract with the same API), the parties of
+    `parties_module` (likewise, of hyperx.spec.parties). The first failure
     ends the run; with `shrink` (default) Hypothesis first shrinks it, and the
     report's failing_trace is the shrunk schedule. `seed` makes the run replay."""
     stats = _Stats()
     machine = type(
         "RefinementMachine",
         (RefinementMachine,),
-        {"contract_module": contract_module, "stats": stats, "min_steps": min_steps},
+        {
+            "contract_module": contract_module,
+            "parties_module": parties_module,
+            "stats": stats,
+            "min_steps": min_steps,
+        },
     )
     config = settings(
         max_examples=schedules,
@@ -1049,19 +1064,21 @@ def run_refinement(
         seconds=time.perf_counter() - start,
         message=message,
         outcomes=dict(stats.outcomes),
+        sweep_calls=stats.sweep_calls,
     )
 
 
-def replay(trace: dict, contract_module=None) -> RefinementReport:
+def replay(trace: dict, contract_module=None, parties_module=None) -> RefinementReport:
     """Run one saved schedule again, with every check of the suite."""
     check_trace(trace)
     start = time.perf_counter()
-    world = World(contract_module, trace["providers"])
+    world = World(contract_module, trace["providers"], parties_module)
     message = None
+    swept: set = set()
     try:
         for step in trace["steps"]:
             world.apply(step)
-            check_chain(world)
+            check_step(world, swept)
         run_to_completion(world)
     except AssertionError as error:
         message = f"{type(error).__name__}: {error}"
