@@ -54,7 +54,7 @@ from dataclasses import dataclass
 
 from . import contract, parties
 from .chain import Blockchain, Transaction
-from .config import BPS, MASTER_KEY_SLOT, MAX_PERIOD_S, MAX_SHARDS, ZERO_HASH
+from .config import BPS, MASTER_KEY_SLOT, MAX_PERIOD_S, MAX_SHARDS, MIN_PERIOD_S, ZERO_HASH
 from .contract import Address
 from .datastore import Datastore
 from .ideal import (
@@ -92,7 +92,7 @@ from .sealing import (
     seal_features,
     seal_master_key,
 )
-from .secp256k1 import compute_public_key, derive_secret
+from .secp256k1 import compute_public_address, compute_public_key, derive_secret
 from .simulator import Simulator
 
 FINALITY_DEPTH = 2
@@ -193,10 +193,12 @@ def extract_features(extractor_blob: bytes, plaintexts: list[bytes]) -> bytes:
 
 
 def evaluate_features(features: bytes) -> int:
-    """The collector's evaluator: mean decoded quality, times 100."""
+    """The collector's evaluator: the mean decoded quality byte, in whole levels (a
+    dataset of quality q scores 100 * q or 100 * (q - 1)), so that scores tie and
+    meet the thresholds (0, 300, 500, 600) exactly, and the edges are exercised."""
     if not features:
         return 0
-    return sum((f - SIGMA) % 256 for f in features) * 100 // len(features)
+    return sum((f - SIGMA) % 256 for f in features) // len(features) // 10 * 100
 
 
 def make_dataset(name: str, sid: int, quality: int, shards: int) -> list[bytes]:
@@ -209,8 +211,14 @@ def make_dataset(name: str, sid: int, quality: int, shards: int) -> list[bytes]:
     return dataset
 
 
+def party_secret(name: str) -> int:
+    """The signing key of a party of the schedules (so the same schedule can run on
+    an EVM, where a transaction needs a key)."""
+    return derive_secret(b"hyperx-party-" + name.encode())
+
+
 def address_of(name: str) -> Address:
-    return "0x" + keccak256(b"hyperx-party-" + name.encode())[:20].hex()
+    return "0x" + compute_public_address(party_secret(name)).hex()
 
 
 @dataclass
@@ -224,10 +232,18 @@ class Observables:
 
 
 class World:
-    def __init__(self, contract_module=None, n_providers: int = 3, parties_module=None):
+    def __init__(
+        self,
+        contract_module=None,
+        n_providers: int = 3,
+        parties_module=None,
+        with_ideal: bool = True,
+    ):
         # Prot_SC, Prot_COL and Prot_PRI: the spec's, or mutated copies with the same API
         self.contract_module = contract_module or contract
         self.parties_module = parties_module or parties
+        # without the ideal world: the real one alone (the economic adversary's use)
+        self.with_ideal = with_ideal
         self.chain = Blockchain(
             finality_depth=FINALITY_DEPTH,
             genesis_time=GENESIS_TIME,
@@ -315,7 +331,8 @@ class World:
                 self.first_seen[tx.tx_id] = self.chain.height
                 if self.is_honest_tx(tx):
                     self._register_delivery(tx, True)
-        self.simulator.observe(self.chain, self.datastore)
+        if self.with_ideal:
+            self.simulator.observe(self.chain, self.datastore)
 
     def _register_delivery(self, tx: Transaction, keys_good: bool) -> None:
         """Tell the simulator how a review or a claim was built (honest parties
@@ -518,7 +535,8 @@ class World:
         self._adversary_claims(everything=True)
         self._fair_block(self.chain.now + 1, everything=True)
         self.settle()
-        self.ideal.finish()
+        if self.with_ideal:
+            self.ideal.finish()
 
     def _adversary_claims(self, everything: bool = False) -> None:
         """The adversary takes whatever the contract pays its corrupted parties, as
@@ -840,7 +858,7 @@ def _build_dispute(world: World, party: Party, ins: dict, view, target: str):
 
 # create_session arguments that break one rule of creation, at its boundary
 # (field -> value; "eval_s" is the deadline's distance from the head block)
-_CREATION_BREAKAGES = (
+CREATION_BREAKAGES = (
     {"reward": 0},
     {"value": 999},
     {"pct_bps": 0},
@@ -848,12 +866,14 @@ _CREATION_BREAKAGES = (
     {"shards": 0},
     {"shards": MAX_SHARDS + 1},
     {"shards": 3, "pct_bps": 3_333},  # the sample bound rounds down to zero
-    {"eval_s": 1},  # mined a second later: the deadline is the block's time
+    {"eval_s": MIN_PERIOD_S},  # mined a second later: a second short of a period
     {"eval_s": MAX_PERIOD_S + 2},
     {"review_s": 0},
+    {"review_s": MIN_PERIOD_S - 1},
     {"review_s": MAX_PERIOD_S + 1},
-    {"claim_s": 0},
+    {"claim_s": MIN_PERIOD_S - 1},
     {"claim_s": MAX_PERIOD_S + 1},
+    {"review_s": 1, "claim_s": 1},  # issue 9, attack 2: periods nobody can meet
     {"adr_theta": ZERO_HASH},
 )
 # ...and valid ones at the boundary
@@ -862,7 +882,8 @@ _CREATION_EDGES = (
     {"reward": 1},
     {"shards": 1, "pct_bps": BPS},
     {"shards": MAX_SHARDS},
-    {"review_s": 1, "claim_s": 1},
+    {"review_s": MIN_PERIOD_S, "claim_s": MIN_PERIOD_S},
+    {"eval_s": MIN_PERIOD_S + 1},
     {"eval_s": MAX_PERIOD_S + 1},
     {"pct_bps": BPS},
     {"shards": 4, "pct_bps": 2_500},  # the sample bound is exactly one
@@ -873,7 +894,7 @@ _CREATION_EDGES = (
 def _build_create_session(world: World, ins: dict, adr_theta: bytes):
     """A session any party may open: "honest" at an edge of the rules of
     creation, "wrong" breaking one of them (chosen by the call's target)."""
-    table = _CREATION_BREAKAGES if ins["variant"] == "wrong" else _CREATION_EDGES
+    table = CREATION_BREAKAGES if ins["variant"] == "wrong" else _CREATION_EDGES
     args = {
         "reward": 1_000,
         "pct_bps": 2_500,

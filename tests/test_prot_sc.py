@@ -26,7 +26,9 @@ class Dataset:
         self.keys = [sealing.compute_shard_key(self.master, i) for i in range(SHARDS)]
         self.cids = [os.urandom(32) for _ in range(SHARDS)]
         self.hashes = [sealing.compute_key_hash(k) for k in self.keys]
-        self.leaves = [merkle.compute_leaf(c, h) for c, h in zip(self.cids, self.hashes, strict=True)]
+        self.leaves = [
+            merkle.compute_leaf(c, h) for c, h in zip(self.cids, self.hashes, strict=True)
+        ]
         self.root = merkle.compute_merkle_root(self.leaves)
 
 

@@ -113,7 +113,18 @@ class Mutant:
     line: int
     function: str
     description: str
-    tree: ast.Module = field(repr=False, compare=False)
+    original: str = field(repr=False, compare=False)  # the file's source
+    site: int = field(repr=False, compare=False)  # the edited node's index in ast.walk order
+    edit: "_Edit" = field(repr=False, compare=False)
+
+    @property
+    def tree(self) -> ast.Module:
+        """The mutated tree, built on demand (parsing every mutant up front is slow)."""
+        tree = ast.parse(self.original)
+        target = next(itertools.islice(ast.walk(tree), self.site, None))
+        self.edit.apply(target, tree)
+        ast.fix_missing_locations(target)
+        return tree
 
     @property
     def source(self) -> str:
@@ -193,10 +204,6 @@ def generate_mutants(source: str | None = None, filename: str = SPEC_FILE) -> li
     prefix = "" if filename == SPEC_FILE else filename.removesuffix(".py") + "-"
     mutants, seen = [], Counter()
     for line, _, index, node, edit in sites:
-        tree = ast.parse(source)  # a fresh copy: parsing is faster than deepcopy
-        target = next(itertools.islice(ast.walk(tree), index, None))
-        edit.apply(target, tree)
-        ast.fix_missing_locations(target)
         function = owner[node]
         parts = (edit.kind, function.removeprefix("process_"), _slug(guard_of.get(node, "")))
         mutant_id = prefix + "-".join(part for part in (*parts, edit.suffix) if part)
@@ -204,7 +211,9 @@ def generate_mutants(source: str | None = None, filename: str = SPEC_FILE) -> li
         if seen[mutant_id] > 1:
             mutant_id += f"-{seen[mutant_id]}"
         description = f"{filename}:{line} {function}: {edit.what}"
-        mutants.append(Mutant(mutant_id, edit.kind, filename, line, function, description, tree))
+        mutants.append(
+            Mutant(mutant_id, edit.kind, filename, line, function, description, source, index, edit)
+        )
     return mutants
 
 
