@@ -1,8 +1,8 @@
 """Named safety invariants of Prot_SC, proved inductively over `hyperx.proofs.model`.
 
 A state invariant I is proved by two kinds of query: Init => I, and, for every
-transition T (the twelve interfaces and the passing of time), Inv(s) /\\ T(s, s') => I(s'),
-where Inv is the conjunction of all state invariants. Each query is one Z3 call with
+transition T (the twelve interfaces and the passing of time),
+Inv(s) /\\ T(s, s') => I(s'), where Inv is the conjunction of all state invariants. Each query is one Z3 call with
 its own timeout; an invariant is "proved" when every query is unsat. Because every
 query assumes the same conjunction, the conjunction is inductive exactly when all of
 them are proved, so each member is sound only together with the others: the report
@@ -19,7 +19,8 @@ session, F_BC's wallets), providers are unbounded (arrays), hash and curve facts
 free (see `model`).
 
 A property is a Z3 formula or a dict of named facts (all must hold); a counterexample
-names the facts it violates and the values of the main words of the state.
+names the facts it violates (for a state invariant, its conjuncts, as Z3 prints them)
+and the values of the main words of the state.
 """
 
 import time
@@ -56,7 +57,7 @@ from .model import (
     is_valid_period,
     symbolic_step,
 )
-from .prover import Query, decide
+from .prover import ANY_STATE, Query, decide
 from .result import ProofResult
 
 TIMEOUT_MS = 20_000
@@ -602,6 +603,25 @@ def _facts(claim) -> dict:
     return claim if isinstance(claim, dict) else {"": claim}
 
 
+def _split(formula: z3.BoolRef) -> tuple:
+    """(premise or None, conjuncts) of a state invariant (`_when_created` or And)."""
+    premise = None
+    if z3.is_implies(formula):
+        premise, formula = formula.children()
+    return premise, (formula.children() if z3.is_and(formula) else [formula])
+
+
+def _conjuncts(inv: Callable[[State], z3.BoolRef], s: State) -> dict:
+    """inv(s) as named facts: its conjuncts, under its premise, each named by its text
+    over any state (`ANY_STATE`)."""
+    _, names = _split(inv(ANY_STATE))
+    premise, parts = _split(inv(s))
+    return {
+        " ".join(str(name).split())[:100]: part if premise is None else z3.Implies(premise, part)
+        for name, part in zip(names, parts, strict=True)
+    }
+
+
 def _words(s: State, m: Call, step: Step | None = None) -> dict:
     words = {
         "sender": m.sender,
@@ -662,10 +682,10 @@ def prove_state_invariant(
     start = time.perf_counter()
     outcomes = []
     if only is None:
-        init = Query([], {"": inv(initial_state())}, {})
+        init = Query([], _conjuncts(inv, initial_state()), {})
         outcomes.append(("init", *decide(lambda s, m: init, timeout_ms)))
     outcomes += _prove_over_steps(
-        name, lambda s, step, m, step_name: inv(step.post), step_names, timeout_ms
+        name, lambda s, step, m, step_name: _conjuncts(inv, step.post), step_names, timeout_ms
     )
     return _merge(
         name,

@@ -65,12 +65,17 @@ def find_counterexample(
     solver.add(*(instantiate(h, terms) for h in q.hypotheses))
     solver.add(z3.Not(z3.And(*q.facts.values())))
     solver.add(z3.Distinct(*addresses, z3.IntVal(0), other), s.unclaimed <= providers)
-    if solver.check() != z3.sat:
-        return None
-    model = solver.model()
-    if not all(holds(model, h, timeout_ms) for h in q.hypotheses):
-        return None
-    return describe(model, q)
+    # Rather a counterexample whose addresses, times and amounts are not negative.
+    readable = [a > 0 for a in addresses] + [w >= 0 for w in q.words.values() if z3.is_int(w)]
+    for extra in (readable, []):
+        solver.push()
+        solver.add(*extra)
+        if solver.check() == z3.sat:
+            model = solver.model()
+            if all(holds(model, h, timeout_ms) for h in q.hypotheses):
+                return describe(model, q)
+        solver.pop()
+    return None
 
 
 def bounded_state(prefix: str, addresses: list, positions: int) -> State:
