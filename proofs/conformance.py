@@ -172,6 +172,7 @@ class Schedule:
         self.review_key: bytes | None = None  # as set_candidate named it
         self.review: tuple | None = None  # (ephemeral, sealed_keys, key_hashes) delivered
         self.claim: tuple | None = None  # (ephemeral, sealed_master) delivered
+        self.view: dict = {}  # the encoding's view after the last accepted call
         self.log: list[str] = []
 
     # Drawing
@@ -188,8 +189,9 @@ class Schedule:
         return "none" if self.chance(14) else self.pick(faults)
 
     def marks(self) -> list[int]:
+        """The deadlines of the session (the final one as the encoding last gave it)."""
         m = self.model
-        final = m.evaluate(model.get_final_deadline(m.state))
+        final = self.view.get("get_final_deadline", m.get("deadline"))
         return [m.get("cf_evaluation_deadline"), m.get("deadline"), final]
 
     def draw_now(self) -> int:
@@ -307,7 +309,7 @@ class Schedule:
             "cf_reward": 10**18,
             "cf_deposit": self.pick([10**17, 0, 3]),
             "cf_pct_bps": self.pick([2_500, 10_000, 5_000]),
-            "cf_shards": self.pick([4, 8, 16, 2049]),
+            "cf_shards": self.pick([4, 8, 16, 129]),  # 129 at CF_% 100%: MAX_SAMPLE bounds
             "cf_evaluation_deadline": now + self.pick([600, MAX_PERIOD_S, 600, MIN_PERIOD_S]),
             "cf_review_s": self.pick([MIN_PERIOD_S, 600, MAX_PERIOD_S]),
             "cf_claim_s": self.pick([MIN_PERIOD_S, 900, MAX_PERIOD_S]),
@@ -671,7 +673,7 @@ class Schedule:
             spec_view = project_spec(self.contract, self.spec, self.now)
         except Exception as error:  # a crash of the module under test is a divergence
             raise Divergence(f"spec getters raised {type(error).__name__}: {error}") from error
-        model_view = project_model(self.model, self.now)
+        model_view = self.view = project_model(self.model, self.now)
         if spec_view != model_view:
             diff = {
                 k: (spec_view.get(k), model_view.get(k))
@@ -732,13 +734,31 @@ def project_spec(contract: ModuleType, state, now: int) -> dict:
     return view
 
 
+@functools.cache
+def get_model_view() -> model.Evaluation:
+    """The encoding's fields and getters, over any state, at time ANY_CALL.now."""
+    s, now = model.ANY_STATE, model.ANY_CALL.now
+    terms = {
+        "balance": s.balance,
+        "get_escrow": model.get_escrow(s),
+        "get_final_deadline": model.get_final_deadline(s),
+        "get_forfeiter": model.get_forfeiter(s, now),
+        "get_refund": model.get_refund(s, now),
+        "is_settled": model.is_settled(s, now),
+        "is_deal": model.is_deal(s),
+        "is_compensated": model.is_compensated(s),
+    }
+    return model.Evaluation(
+        terms | {f"payout[{p}]": model.get_deposit_payout(s, p) for p in ADDRESSES}
+    )
+
+
 def project_model(m: ConcreteModel, now: int) -> dict:
     if not m.get("created"):
         return {"created": False}
-    s = m.state
-    escrow = m.evaluate(model.get_escrow(s))
-    if escrow != m.get("balance"):
-        raise Divergence(f"encoding: balance {m.get('balance')} != escrow {escrow}")
+    getters = m.evaluate_all(get_model_view(), now)
+    if getters["get_escrow"] != getters.pop("balance"):
+        raise Divergence(f"encoding: balance {m.get('balance')} != escrow {getters['get_escrow']}")
     view = {
         "created": True,
         "collector": m.get("collector"),
@@ -749,15 +769,9 @@ def project_model(m: ConcreteModel, now: int) -> dict:
             for f in ("st_trade", "deadline", "candidate", "optimal", "review_key")
             + ("delivery_digest", *_SESSION_FLAGS, "provider_count")
         },
-        "get_escrow": escrow,
-        "get_final_deadline": m.evaluate(model.get_final_deadline(s)),
         "get_sample_bound": m.get("sample_bound"),
         "get_compensation": m.get("compensation"),
-        "get_forfeiter": m.evaluate(model.get_forfeiter(s, now)),
-        "get_refund": m.evaluate(model.get_refund(s, now)),
-        "is_settled": m.evaluate(model.is_settled(s, now)),
-        "is_deal": m.evaluate(model.is_deal(s)),
-        "is_compensated": m.evaluate(model.is_compensated(s)),
+        **{name: value for name, value in getters.items() if not name.startswith("payout")},
     }
     for p in ADDRESSES:
         if m.profile("registered", p):
@@ -767,7 +781,7 @@ def project_model(m: ConcreteModel, now: int) -> dict:
                 m.profile("sample_count", p),
                 m.profile("adr_feature", p),
                 m.profile("deposit_claimed", p),
-                m.evaluate(model.get_deposit_payout(s, p)),
+                getters[f"payout[{p}]"],
             )
     return view
 

@@ -31,6 +31,7 @@ import z3
 from hyperx.spec.config import BPS, MAX_SAMPLE, MAX_SHARDS
 
 from .model import (
+    ANY_STATE,
     CLOSED,
     CONFIG_FIELDS,
     DISPUTES,
@@ -57,7 +58,7 @@ from .model import (
     is_valid_period,
     symbolic_step,
 )
-from .prover import ANY_STATE, Query, decide
+from .prover import Query, decide
 from .result import ProofResult
 
 TIMEOUT_MS = 20_000

@@ -30,6 +30,7 @@ provider got, and an enumeration of the providers whose deposit is still held
 cardinality that a sum over an unbounded array does not.
 """
 
+import re
 from dataclasses import dataclass, fields, replace
 
 import z3
@@ -705,24 +706,162 @@ TRANSITIONS = {
 DISPUTES = ("dispute_review", "dispute_claim")
 
 
+def symbolic_args(name: str) -> list:
+    """Interface `name`'s arguments as constants (booleans for names starting with '?')."""
+    _, arg_names = TRANSITIONS[name] if name != "tick" else (None, ())
+    return [
+        z3.Bool(f"{name}.{a[1:]}") if a.startswith("?") else z3.Int(f"{name}.{a}")
+        for a in arg_names
+    ]
+
+
 def symbolic_step(name: str, s: State, m: Call) -> Step:
     """Interface `name` applied to `s` with fresh arguments: every call anyone could
     make. "tick" is time passing, no call."""
     if name == "tick":
         step = tx_tick(s, m.now)
         return replace(step, ok=z3.And(step.ok, m.value == 0))  # no call, no value
-    function, arg_names = TRANSITIONS[name]
-    args = [
-        z3.Bool(f"{name}.{a[1:]}") if a.startswith("?") else z3.Int(f"{name}.{a}")
-        for a in arg_names
-    ]
-    return function(s, m, *args)
+    function, _ = TRANSITIONS[name]
+    return function(s, m, *symbolic_args(name))
 
 
 STEP_NAMES = (*TRANSITIONS, "tick")
 
 
 # Concrete execution of the encoding (differential check, witnesses of non-vacuity)
+
+# Any state and any call: the constants the proofs quantify over, and the ones a
+# concrete run substitutes its values for.
+ANY_STATE = fresh_state("s")
+ANY_CALL = fresh_call("m")
+
+
+def _make_packed():
+    packed = z3.Datatype("hyperx_packed")
+    packed.declare(
+        "pack",
+        ("ints", _INT_ARRAY),
+        ("int_arrays", z3.ArraySort(_INT, _INT_ARRAY)),
+        ("bool_arrays", z3.ArraySort(_INT, _BOOL_ARRAY)),
+    )
+    return packed.create()
+
+
+_PACKED = _make_packed()
+
+
+class Evaluation:
+    """Named terms over ANY_STATE, ANY_CALL and argument constants, packed into one
+    term, so that evaluating them all at a concrete point is one substitution, one
+    simplification and one printout, read back in Python (building the terms over
+    literals, or walking the result through the API, cost most of the differential
+    check)."""
+
+    def __init__(self, terms: dict):
+        self.kinds: dict[str, z3.SortRef] = {}
+        ints = z3.K(_INT, z3.IntVal(0))
+        int_arrays = z3.K(_INT, z3.K(_INT, z3.IntVal(0)))
+        bool_arrays = z3.K(_INT, z3.K(_INT, z3.BoolVal(False)))
+        for position, (name, term) in enumerate(terms.items()):
+            sort = term.sort()
+            self.kinds[name] = sort
+            if sort == _BOOL:
+                ints = z3.Store(ints, position, z3.If(term, 1, 0))
+            elif sort == _INT:
+                ints = z3.Store(ints, position, term)
+            elif sort == _INT_ARRAY:
+                int_arrays = z3.Store(int_arrays, position, term)
+            else:
+                bool_arrays = z3.Store(bool_arrays, position, term)
+        self.term = _PACKED.pack(ints, int_arrays, bool_arrays)
+
+    def at(self, bindings: list) -> dict:
+        """name -> Python value (an int, a bool, or an ArrayValue), with the constants
+        of `bindings` (pairs) replaced by their values."""
+        packed = z3.simplify(_substitute(self.term, bindings))
+        value = _read_sexpr(packed.sexpr())
+        if not (isinstance(value, list) and value[0] == "pack"):
+            raise ValueError(f"hyperx: encoding left a symbolic value {packed}")
+        _, ints, int_arrays, bool_arrays = value
+        values = {}
+        for position, (name, sort) in enumerate(self.kinds.items()):
+            if sort == _BOOL:
+                values[name] = ints[position] == 1
+            elif sort == _INT:
+                values[name] = ints[position]
+            else:
+                values[name] = (int_arrays if sort == _INT_ARRAY else bool_arrays)[position]
+        return values
+
+
+def _substitute(term: z3.ExprRef, pairs: list) -> z3.ExprRef:
+    """z3.substitute through the C API: the Python wrapper checks the sorts of every
+    pair, which cost more than all the rest of a step here, where each pair is a
+    constant and a literal of its sort."""
+    count = len(pairs)
+    sources = (z3.Ast * count)(*(source.as_ast() for source, _ in pairs))
+    targets = (z3.Ast * count)(*(target.as_ast() for _, target in pairs))
+    result = z3.Z3_substitute(term.ctx_ref(), term.as_ast(), count, sources, targets)
+    return z3.ExprRef(result, term.ctx)
+
+
+@dataclass(frozen=True)
+class ArrayValue:
+    """A concrete array: `default` everywhere but at the keys of `cells`."""
+
+    default: object
+    cells: dict
+
+    def __getitem__(self, key):
+        return self.cells.get(key, self.default)
+
+    def as_z3(self, sort: z3.ArraySortRef) -> z3.ArrayRef:
+        array = z3.K(sort.domain(), _as_z3(self.default))
+        for key, value in self.cells.items():
+            if value != self.default:
+                array = z3.Store(array, key, _as_z3(value))
+        return array
+
+
+_TOKENS = re.compile(r"[()]|[^\s()]+")
+
+
+def _read_sexpr(text: str):
+    """The value a printed literal stands for: an int, a bool, an ArrayValue, or a
+    list for a constructor application (its name first)."""
+    stack: list = [[]]
+    for token in _TOKENS.findall(text):
+        if token == "(":
+            stack.append([])
+        elif token == ")":
+            done = stack.pop()
+            stack[-1].append(done)
+        else:
+            stack[-1].append(token)
+    return _literal(stack[0][0], {})
+
+
+def _literal(node, names: dict):
+    if isinstance(node, str):
+        if node in names:
+            return names[node]
+        if node in ("true", "false"):
+            return node == "true"
+        return int(node)
+    head = node[0]
+    if head == "-" and len(node) == 2:
+        return -_literal(node[1], names)
+    if head == "let":
+        inner = names | {name: _literal(value, names) for name, value in node[1]}
+        return _literal(node[2], inner)
+    if head == "store":
+        base, key, value = (_literal(part, names) for part in node[1:])
+        return ArrayValue(base.default, {key: value} | base.cells)
+    if isinstance(head, list) and head[:2] == ["as", "const"]:
+        return ArrayValue(_literal(node[1], names), {})
+    if head == "pack":
+        return [head, *(_literal(part, names) for part in node[1:])]
+    raise ValueError(f"hyperx: encoding left a symbolic value {node}")
 
 
 def _as_python(value: z3.ExprRef):
@@ -749,16 +888,47 @@ def _is_array(name: str) -> bool:
     return name in _BOOL_ARRAYS or name in _INT_ARRAYS
 
 
+_COMPILED: dict = {}
+
+
+def _compile(name: str) -> tuple[Evaluation, list]:
+    """Interface `name` over any state, as an Evaluation of its guard, its transfer
+    and the fields it writes; and its argument constants. Cached per transition
+    function (the tests swap in broken ones)."""
+    key = (name, TRANSITIONS[name][0] if name != "tick" else None)
+    if key not in _COMPILED:
+        step = symbolic_step(name, ANY_STATE, ANY_CALL)
+        written = {
+            f: getattr(step.post, f)
+            for f in FIELD_NAMES
+            if getattr(step.post, f) is not getattr(ANY_STATE, f)
+        }
+        terms = {"?ok": step.ok, "?pay_to": step.pay_to, "?pay_amount": step.pay_amount}
+        _COMPILED[key] = (Evaluation(terms | written), symbolic_args(name))
+    return _COMPILED[key]
+
+
 class ConcreteModel:
-    """The encoding run on concrete values: every call is a `tx_*` on a state of
-    literals, simplified back to literals. Arrays are read back at `addresses` (and
-    ZERO_ADDRESS); calls must name no other address."""
+    """The encoding run on concrete values: each call evaluates the terms of
+    `symbolic_step` (the ones the proofs reason about) with the current state, the
+    call and its arguments substituted by literals. Arrays are read back at
+    `addresses` (and ZERO_ADDRESS); calls must name no other address."""
 
     def __init__(self, addresses, now: int = 0):
         self.addresses = tuple(sorted({0, *addresses}))
-        self.state = replace(initial_state(), now=z3.IntVal(now))
+        self.literals: dict = {}
         self.values: dict = {}
-        self.state = self._normalize(self.state, None)
+        initial = replace(initial_state(), now=z3.IntVal(now))
+        for name in FIELD_NAMES:
+            literal = getattr(initial, name)
+            if _is_array(name):
+                self._set(name, ArrayValue(_as_python(literal.arg(0)), {}))
+            else:
+                self._set(name, _as_python(literal))
+
+    @property
+    def state(self) -> State:
+        return State(**self.literals)
 
     def get(self, name: str):
         return self.values[name]
@@ -766,55 +936,35 @@ class ConcreteModel:
     def profile(self, name: str, address: int):
         return self.values[name][address]
 
-    def evaluate(self, term) -> object:
-        return _as_python(term)
-
-    def step(self, name: str, sender: int, value: int, now: int, *args) -> Step:
-        call = Call(z3.IntVal(sender), z3.IntVal(value), z3.IntVal(now))
-        if name == "tick":
-            return tx_tick(self.state, call.now)
-        function, _ = TRANSITIONS[name]
-        return function(self.state, call, *(_as_z3(a) for a in args))
+    def evaluate_all(self, evaluation: Evaluation, now: int) -> dict:
+        """The values of an Evaluation over ANY_STATE at this state, and time `now`."""
+        return evaluation.at(self._bindings() + [(ANY_CALL.now, z3.IntVal(now))])
 
     def apply(self, name: str, sender: int, value: int, now: int, *args):
         """Run one call; return (accepted, (payee, amount) or None)."""
-        step = self.step(name, sender, value, now, *args)
-        if not _as_python(step.ok):
+        evaluation, constants = _compile(name)
+        call = zip(
+            (ANY_CALL.sender, ANY_CALL.value, ANY_CALL.now),
+            (z3.IntVal(sender), z3.IntVal(value), z3.IntVal(now)),
+            strict=True,
+        )
+        arguments = zip(constants, (_as_z3(a) for a in args), strict=True)
+        values = evaluation.at(self._bindings() + list(call) + list(arguments))
+        if not values.pop("?ok"):
             return False, None
-        amount = _as_python(step.pay_amount)
-        payee = _as_python(step.pay_to)
-        self.state = self._normalize(step.post, self.state)
+        payee, amount = values.pop("?pay_to"), values.pop("?pay_amount")
+        for name, new in values.items():
+            self._set(name, new)
         return True, ((payee, amount) if amount else None)
 
-    def _normalize(self, s: State, before: State | None) -> State:
-        """Literals again, and their Python values; fields the call left alone (the
-        same term object) are kept as they are."""
-        values = {}
-        for name in FIELD_NAMES:
-            term = getattr(s, name)
-            if before is not None and term is getattr(before, name):
-                values[name] = term
-                continue
-            values[name] = z3.simplify(term)
-            if _is_array(name):
-                domain = (
-                    range(len(self.addresses) + 1) if name == "unclaimed_at" else self.addresses
-                )
-                self.values[name] = _read_array(values[name], domain)
-            else:
-                self.values[name] = _as_python(values[name])
-        return State(**values)
+    def _bindings(self) -> list:
+        return [(getattr(ANY_STATE, name), self.literals[name]) for name in FIELD_NAMES]
 
-
-def _read_array(array: z3.ArrayRef, domain) -> dict:
-    """The cells of a simplified array of literals (a Store chain over a constant) at
-    the keys of `domain`."""
-    cells = {}
-    while z3.is_store(array):
-        base, key, value = array.children()
-        cells.setdefault(_as_python(key), value)
-        array = base
-    if not z3.is_K(array):
-        raise ValueError(f"hyperx: encoding left a symbolic array {array}")
-    default = array.arg(0)
-    return {key: _as_python(cells.get(key, default)) for key in domain}
+    def _set(self, name: str, value) -> None:
+        if not _is_array(name):
+            self.values[name] = value
+            self.literals[name] = _as_z3(value)
+            return
+        domain = range(len(self.addresses) + 1) if name == "unclaimed_at" else self.addresses
+        self.values[name] = {key: value[key] for key in domain}
+        self.literals[name] = value.as_z3(field_sort(name))

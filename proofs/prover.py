@@ -20,12 +20,9 @@ from dataclasses import dataclass
 
 import z3
 
-from .model import FIELD_NAMES, Call, State, field_sort, fresh_call, fresh_state
+from .model import ANY_CALL, ANY_STATE, FIELD_NAMES, Call, State, field_sort
 
 PROVIDERS = 4  # addresses of a bounded state where the arrays may be non-empty
-# Any state and any call (the same constants every time, so a query's terms repeat).
-ANY_STATE = fresh_state("s")
-ANY_CALL = fresh_call("m")
 
 
 @dataclass(frozen=True)
