@@ -1,23 +1,25 @@
 """Differential check: the Z3 encoding and the executable spec agree call by call.
 
-Each schedule is drawn from its own seed: calls on one session (mostly the honest next move,
-often a perturbed one: a wrong caller, a bound off by one, a bad Merkle proof, a junk
-seal, a wrong secret, a call at exactly a deadline). Each call goes through F_BC's
-envelope (`hyperx.spec.chain.Blockchain.submit`: no sender 0, no value to a
-non-payable interface), then through the spec module under test
-(`contract.INTERFACES`) and through `model.ConcreteModel`, which evaluates the `tx_*`
-transitions on literals. The encoding's free arguments get their concrete meaning
-from the spec's own primitives: digests and Merkle checks from `hyperx.spec.merkle`,
-and the disputes' facts ("the secret is the review key's", "the sealed key does not
-open to its committed hash") from real secp256k1 seals (`hyperx.spec.sealing`,
-`hyperx.spec.secp256k1`), so a schedule holds successful disputes, disputes refused
+Each schedule is drawn from its own seed (`random.Random(seed)`, seeds 0, 1, ...): calls
+on one session, mostly the honest next move, often a perturbed one (a wrong caller, a
+bound off by one, a bad Merkle proof, a junk seal, a wrong secret, a call at exactly
+a deadline). Each call goes through F_BC's envelope (`hyperx.spec.chain.Blockchain.submit`:
+no sender 0, no value to a non-payable interface), then through the spec module under
+test (`contract.INTERFACES`) and through `model.ConcreteModel`, which evaluates the
+very terms of `model.symbolic_step` that the proofs reason about, at the call's
+values. The encoding's free arguments get their concrete meaning from the spec's own
+primitives: digests and Merkle checks from `hyperx.spec.merkle`, and the disputes'
+facts ("the secret is the review key's", "the sealed key does not open to its
+committed hash") from real secp256k1 seals (`hyperx.spec.sealing`,
+`hyperx.spec.secp256k1`), so schedules hold successful disputes, disputes refused
 because the seal was good, and every way in between. After every call both must
 agree on: accepted or rejected, every session and profile field, the transfer (payee
 and amount), and the spec's getters (get_escrow, get_final_deadline,
 get_sample_bound, get_compensation, get_forfeiter, get_refund, get_deposit_payout,
 is_settled, is_deal, is_compensated). A rejected call is reverted (the state before
-it is restored), as the EVM would. The module is a parameter, so `hyperx verify
---mutants` can hand in mutated copies of the spec and see this check fail.
+it is restored), as the EVM would. A failure names its seed, so it replays. The
+module is a parameter, so `hyperx verify --mutants` can hand in mutated copies of the
+spec and see this check fail.
 """
 
 import copy
