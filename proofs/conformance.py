@@ -241,8 +241,8 @@ class Schedule:
     def claim_fault(self) -> int | None:
         """A shard of P_opt whose committed key hash the delivered master key does not
         give (the collector checks the junk leaf, if any, and the first shard)."""
-        dataset = self.dataset(self.model.get("optimal"))
-        if self.claim is None or dataset is None:
+        dataset = self.dataset(self.model.get("optimal")) if self.claim else None
+        if dataset is None:
             return None
         ephemeral, sealed_master = self.claim
         junk = self.junk.get(self.model.get("optimal"))
