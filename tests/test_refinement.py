@@ -89,7 +89,7 @@ def test_replay_runs_a_handwritten_schedule():
                 "deposit": 100,
                 "pct_bps": 2500,
                 "shards": 4,
-                "evaluation_s": 300,
+                "evaluation_s": 600,
                 "threshold": 0,
             },
             {"op": "advance", "seconds": 3},

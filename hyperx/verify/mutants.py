@@ -55,14 +55,6 @@ _FLIPPED = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt}
 # accept/reject, state change and transfers. "Up to the reason" marks the ones where
 # another guard rejects the same calls with another revert string.
 EQUIVALENT = {
-    "recipient-claim_reward-to-optimal": (
-        "claim_reward asserts msg.sender == session.optimal before it pays, "
-        "so paying session.optimal is paying msg.sender"
-    ),
-    "recipient-claim_reward-to-candidate": (
-        "set_optimal asserts pid == session.candidate and the candidate is set once, "
-        "so session.candidate == session.optimal == msg.sender when claim_reward pays"
-    ),
     "recipient-claim_refund-to-collector": (
         "claim_refund asserts msg.sender == session.collector before it pays, "
         "so paying session.collector is paying msg.sender"
@@ -79,11 +71,6 @@ EQUIVALENT = {
         "the candidate is set only with st_trade = REVIEWING, and REVIEWED or CLOSED "
         "imply review_submitted, which the next guard rejects (Z3 proof "
         "redundant_guard_submit_review_is_reviewing)"
-    ),
-    "guard-claim_reward-session-is-not-reviewed": (
-        "up to the reason: session.optimal is set only with st_trade = REVIEWED; once "
-        "CLOSED, chunks_revealed == get_chunk_count, so is_valid_chunk rejects every "
-        "chunk index the order guard lets through"
     ),
 }
 

@@ -799,7 +799,7 @@ class RefinementMachine(RuleBasedStateMachine):
         reward=st.sampled_from([1_000, 10_000]),
         pct_bps=st.sampled_from([1_000, 2_500, 5_000]),
         shards=st.sampled_from([2, 4, 8, 16]),
-        evaluation_s=st.sampled_from([300, 600, 900]),
+        evaluation_s=st.sampled_from([400, 600, 900]),
         threshold=st.sampled_from([0, 300, 600]),
         qualities=st.lists(quality, min_size=N_PROVIDERS, max_size=N_PROVIDERS),
         byzantine=st.one_of(
@@ -842,7 +842,7 @@ class RefinementMachine(RuleBasedStateMachine):
         target=sessions,
         reward=st.sampled_from([1_000, 5_000]),
         shards=st.sampled_from([4, 8]),
-        evaluation_s=st.sampled_from([300, 600]),
+        evaluation_s=st.sampled_from([400, 600]),
         threshold=st.sampled_from([0, 500]),
     )
     def start_session(self, reward, shards, evaluation_s, threshold):
