@@ -15,6 +15,8 @@ A schedule is a list of plain JSON instructions (`"op"` names the kind):
                  back to the mempool (requeue) or are lost
   corrupt        a party (C, P0, P1, ...) is handed to the adversary, now or at the
                  first final event of a given name (see CORRUPTION_POINTS)
+  deviate        the same, and at that moment the party makes one call (interface,
+                 variant, target as for `call`): a Byzantine party's planned move
   copy           a corrupted party (as; X included) re-sends a transaction ever
                  broadcast, by anyone, as its own: front-running, impersonation and
                  replay in one
@@ -149,6 +151,7 @@ _FIELDS = {
     "drop": {"tx": int},
     "reorg": {"depth": int, "requeue": bool},
     "corrupt": {"party": str, "at": str},
+    "deviate": {"party": str, "at": str, "interface": str, "variant": str, "target": int},
     "copy": {"tx": int, "as": str},
     "call": {"party": str, "interface": str, "sid": int, "variant": str, "target": int},
     "store": {"party": str, "sid": int, "which": str},
@@ -169,12 +172,12 @@ def validate_instruction(instruction) -> dict:
             raise ValueError(f"{op}: field {name!r} must be {kind.__name__}, got {value!r}")
     if op == "mine" and not all(isinstance(i, int) for i in instruction["include"]):
         raise ValueError(f"mine: include must list transaction ids, got {instruction['include']!r}")
-    if op == "corrupt" and instruction["at"] not in CORRUPTION_POINTS:
-        raise ValueError(f"corrupt: at must be one of {CORRUPTION_POINTS}")
-    if op == "call" and instruction["interface"] not in INTERFACE_NAMES:
-        raise ValueError(f"call: unknown interface {instruction['interface']!r}")
-    if op == "call" and instruction["variant"] not in VARIANTS:
-        raise ValueError(f"call: variant must be one of {VARIANTS}")
+    if op in ("corrupt", "deviate") and instruction["at"] not in CORRUPTION_POINTS:
+        raise ValueError(f"{op}: at must be one of {CORRUPTION_POINTS}")
+    if op in ("call", "deviate") and instruction["interface"] not in INTERFACE_NAMES:
+        raise ValueError(f"{op}: unknown interface {instruction['interface']!r}")
+    if op in ("call", "deviate") and instruction["variant"] not in VARIANTS:
+        raise ValueError(f"{op}: variant must be one of {VARIANTS}")
     if op == "store" and instruction["which"] not in STORE_WHICH:
         raise ValueError(f"store: which must be one of {STORE_WHICH}")
     if op == "reorg_latest" and instruction["event"] not in DEAL_EVENTS:
@@ -288,13 +291,19 @@ class World:
         self.sessions_started = 0
         self.last_jump = 0
         self.final_seen = 0
-        self.corruptions: dict[str, list[str]] = {}  # event name -> parties to corrupt
+        self.urgent: set[int] = set()  # planned adversary moves, mined as promptly as honest ones
+        # event name -> (party to corrupt, the call it then makes or None)
+        self.corruptions: dict[str, list[tuple[str, dict | None]]] = {}
         self.trace: list[dict] = []
 
     # Reading the world
 
     def is_honest(self, name: str) -> bool:
         return not self.parties[name].corrupted
+
+    def is_live_tx(self, tx: Transaction) -> bool:
+        """A transaction liveness gets included: an honest party's, or a planned move."""
+        return self.is_honest_tx(tx) or tx.tx_id in self.urgent
 
     def is_honest_tx(self, tx: Transaction) -> bool:
         return tx.sender in self.name_of and self.is_honest(self.name_of[tx.sender])
@@ -317,14 +326,21 @@ class World:
         return done is not False
 
     def react(self) -> None:
+        planned = []  # moves of parties corrupted now, made once their view is current
         for number in range(self.final_seen + 1, self.chain.final_height + 1):
             for receipt in self.chain.blocks[number].receipts:
                 for event in receipt.events if receipt.success else ():
-                    for name in self.corruptions.pop(event.name, []):
+                    for name, move in self.corruptions.pop(event.name, []):
                         self._corrupt(name)
+                        if move is not None:
+                            planned.append(move)
         self.final_seen = self.chain.final_height
         for party in self.parties.values():
             party.on_block(self.chain, self.datastore)
+        for move in planned:  # the adversary sees its planned move mined like an honest one
+            known = set(tx.tx_id for tx in self.chain.mempool)
+            self._op_call(move)
+            self.urgent.update(tx.tx_id for tx in self.chain.mempool if tx.tx_id not in known)
         for tx in self.chain.mempool:
             if tx.tx_id not in self.seen:
                 self.seen[tx.tx_id] = tx
@@ -382,7 +398,7 @@ class World:
         overdue = [
             tx.tx_id
             for tx in self.chain.mempool
-            if self.is_honest_tx(tx)
+            if self.is_live_tx(tx)
             and self.chain.height - self.first_seen[tx.tx_id] >= DELTA_BLOCKS
         ]
         include += [i for i in overdue if i not in include]
@@ -442,14 +458,24 @@ class World:
             key = holding.shard_keys[index]
             self.datastore.store(encrypt_shard(key, index, holding.plaintexts[index]))
 
-    def _op_corrupt(self, ins: dict):
+    def _op_corrupt(self, ins: dict, move: dict | None = None):
         name = ins["party"]
         if name not in self.parties or not self.is_honest(name):
             return False
         if ins["at"] != "now":
-            self.corruptions.setdefault(ins["at"], []).append(name)
+            self.corruptions.setdefault(ins["at"], []).append((name, move))
             return None
         self._corrupt(name)
+        if move is not None:
+            self._op_call(move)
+
+    def _op_deviate(self, ins: dict):
+        move = {
+            "op": "call",
+            "sid": 0,
+            **{k: ins[k] for k in ("party", "interface", "variant", "target")},
+        }
+        return self._op_corrupt(ins, move)
 
     def _corrupt(self, name: str) -> None:
         party = self.parties[name]
@@ -491,7 +517,7 @@ class World:
         """A block the environment owes the honest parties: their pending
         transactions (or, at the end of a jump in time, everything pending)."""
         include = (
-            None if everything else [tx.tx_id for tx in self.chain.mempool if self.is_honest_tx(tx)]
+            None if everything else [tx.tx_id for tx in self.chain.mempool if self.is_live_tx(tx)]
         )
         self.chain.mine(max(timestamp, self.chain.now + 1), include=include)
         self.react()
@@ -506,7 +532,7 @@ class World:
         recent = chain.blocks[-FINALITY_DEPTH:]
         final_time = chain.blocks[chain.final_height].timestamp
         return (
-            not any(self.is_honest_tx(tx) for tx in chain.mempool)
+            not any(self.is_live_tx(tx) for tx in chain.mempool)
             and not any(b.receipts for b in recent)
             and chain.final_height >= self.last_jump
             and not any(final_time < wakeup <= chain.now for wakeup in self.wakeups())

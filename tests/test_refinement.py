@@ -52,6 +52,8 @@ def test_real_world_refines_the_ideal_functionality():
         "candidate_forfeited",
         "optimal_forfeited",
         "aborted_after_review",
+        "review_rejected",
+        "claim_rejected",
     ):
         assert report.outcomes.get(outcome, 0) > 0, report.outcomes
 

@@ -208,6 +208,14 @@ def print_report(report: VerifyReport, console: Console) -> None:
         f"{refinement.seconds:.1f}",
     )
     console.print(summary)
+    if refinement.outcomes:
+        ended = ", ".join(
+            f"{name} {count:,}" for name, count in sorted(refinement.outcomes.items())
+        )
+        console.print(
+            f"Sessions ended: {ended}; role sweep: {refinement.sweep_calls:,} calls",
+            highlight=False,
+        )
 
     if report.mutants is not None:
         print_mutants(report.mutants, console)

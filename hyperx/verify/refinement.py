@@ -78,6 +78,23 @@ PARTY_NAMES = ["C"] + [f"P{i}" for i in range(N_PROVIDERS)]
 BYZANTINE_PLANS = [("C", "SubmitReview"), ("C", "SetCandidate"), ("C", "SetOptimal")] + [
     (f"P{i}", at) for i in range(N_PROVIDERS) for at in ("SetCandidate", "SetOptimal")
 ]
+# Deviations that need one planned move at the right moment (random calls rarely
+# hit them): junk keys in a review or a claim, disputes of good deliveries, features
+# of other data, a withholding registration
+DEVIATION_PLANS = [
+    (f"P{i}", at, interface, variant, target)
+    for i in range(N_PROVIDERS)
+    for at, interface, variant, target in (
+        ("SetCandidate", "submit_review", "wrong", 0),  # a sealed key that is not committed
+        ("SetOptimal", "claim_reward", "wrong", 0),
+        ("SampleData", "submit_features", "other", 0),
+        ("now", "registration", "withhold", 0),
+    )
+] + [
+    ("C", "SubmitReview", "dispute_review", "honest", 0),
+    ("C", "ClaimReward", "dispute_claim", "honest", 0),
+    ("C", "ClaimReward", "dispute_claim", "wrong", 1),  # leaf 0 shown past the last shard
+]
 MAX_SESSIONS = 2
 MAX_CORRUPTED = 2
 
@@ -806,6 +823,7 @@ class RefinementMachine(RuleBasedStateMachine):
             st.none(),
             st.sampled_from(BYZANTINE_PLANS),
             st.tuples(st.sampled_from(PARTY_NAMES), st.sampled_from(CORRUPTION_POINTS)),
+            st.sampled_from(DEVIATION_PLANS),
         ),
     )
     def first_session(self, reward, pct_bps, shards, evaluation_s, threshold, qualities, byzantine):
@@ -816,7 +834,19 @@ class RefinementMachine(RuleBasedStateMachine):
         self._step({"op": "advance", "seconds": 3})
         for i, q in enumerate(qualities):
             self._step({"op": "join", "provider": i, "sid": 0, "quality": q})
-        if byzantine is not None:
+        if byzantine is not None and len(byzantine) == 5:
+            party, at, interface, variant, target = byzantine
+            self._step(
+                {
+                    "op": "deviate",
+                    "party": party,
+                    "at": at,
+                    "interface": interface,
+                    "variant": variant,
+                    "target": target,
+                }
+            )
+        elif byzantine is not None:
             self._step({"op": "corrupt", "party": byzantine[0], "at": byzantine[1]})
         return 0
 

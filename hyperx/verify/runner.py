@@ -173,6 +173,8 @@ class VerifyReport:
                 "schedules": self.refinement.schedules,
                 "steps": self.refinement.steps,
                 "failures": self.refinement.failures,
+                "outcomes": self.refinement.outcomes,
+                "sweep_calls": self.refinement.sweep_calls,
             },
             "mutants": mutants,
             "ok": self.ok,
