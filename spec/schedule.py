@@ -232,6 +232,8 @@ class Observables:
     outcomes: dict[int, tuple]
     collector_reads: frozenset  # (sid, provider name, shard index)
     adversary_reads: frozenset
+    # what the collector holds: shards it kept whose plaintext is the provider's
+    collector_holds: frozenset = frozenset()
 
 
 class World:
@@ -389,7 +391,7 @@ class World:
         if view.config["cf_shards"] > MAX_JOIN_SHARDS:
             return False  # datasets this large are not part of these schedules
         dataset = make_dataset(name, ins["sid"], ins["quality"], view.config["cf_shards"])
-        self.simulator.on_join(ins["sid"], self.address[name], dataset)
+        self.simulator.on_join(ins["sid"], self.address[name], dataset, self.chain.now)
         self.parties[name].join(ins["sid"], dataset)
 
     def _op_mine(self, ins: dict):
@@ -398,8 +400,7 @@ class World:
         overdue = [
             tx.tx_id
             for tx in self.chain.mempool
-            if self.is_live_tx(tx)
-            and self.chain.height - self.first_seen[tx.tx_id] >= DELTA_BLOCKS
+            if self.is_live_tx(tx) and self.chain.height - self.first_seen[tx.tx_id] >= DELTA_BLOCKS
         ]
         include += [i for i in overdue if i not in include]
         self.chain.mine(self.chain.now + max(1, min(MAX_GAP_S, ins["gap"])), include=include)
@@ -656,6 +657,18 @@ class World:
                 reads.add((sid, self.name_of[pid], index))
         return reads
 
+    def collector_holdings(self) -> set[tuple[int, str, int]]:
+        """(sid, provider, index) of every shard the collector kept whose plaintext is
+        the one the provider committed."""
+        holdings = set()
+        for (sid, pid), acquired in self.collector.acquired.items():
+            provider = next((p for p in self.providers if p.address == pid), None)
+            holding = None if provider is None else provider.holdings.get(sid)
+            for index, plain in acquired.plaintexts.items():
+                if holding is not None and holding.plaintexts[index] == plain:
+                    holdings.add((sid, self.name_of[pid], index))
+        return holdings
+
     def observables(self) -> tuple[Observables, Observables]:
         """(real, ideal), after `finish`."""
         honest = [n for n in self.names if self.is_honest(n)]
@@ -669,6 +682,7 @@ class World:
             {sid: classify(view, self.name_of) for sid, view in self.views().items()},
             frozenset(real_collector),
             frozenset(self.readable(adversary_secrets)),
+            frozenset(self.collector_holdings()),
         )
         ideal_leaks = {(sid, self.name_of[pid], i) for sid, pid, i in self.ideal.leaks}
         ideal = Observables(

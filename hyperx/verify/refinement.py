@@ -636,6 +636,20 @@ def compare_worlds(world: World) -> None:
             ideal.collector_reads <= real.collector_reads,
             f"collector paid but cannot read {sorted(ideal.collector_reads - real.collector_reads)}",
         )
+        check(
+            on(real.collector_holds, honest) == on(real.collector_reads, honest),
+            f"collector keeps {sorted(on(real.collector_holds, honest))} of the honest shards "
+            f"it can read, {sorted(on(real.collector_reads, honest))}",
+        )
+        for (sid, pid), acquired in world.collector.acquired.items():
+            view = world.views()[sid]
+            if view.is_deal() and view.optimal == pid:
+                whole = len(acquired.plaintexts) == view.config["cf_shards"]
+                check(
+                    acquired.verified == whole,
+                    f"session {sid}: the collector reports verified={acquired.verified} "
+                    f"for a dataset it holds {len(acquired.plaintexts)} shards of",
+                )
     extra = on(real.adversary_reads, honest) - ideal.adversary_reads
     check(not extra, f"the adversary reads honest shards beyond the ideal leak: {sorted(extra)}")
 
