@@ -294,6 +294,7 @@ class World:
         self.last_jump = 0
         self.final_seen = 0
         self.urgent: set[int] = set()  # planned adversary moves, mined as promptly as honest ones
+        self.honest_sent: set[int] = set()  # transactions a party sent while honest
         # event name -> (party to corrupt, the call it then makes or None)
         self.corruptions: dict[str, list[tuple[str, dict | None]]] = {}
         self.trace: list[dict] = []
@@ -348,6 +349,7 @@ class World:
                 self.seen[tx.tx_id] = tx
                 self.first_seen[tx.tx_id] = self.chain.height
                 if self.is_honest_tx(tx):
+                    self.honest_sent.add(tx.tx_id)
                     self._register_delivery(tx, True)
         if self.with_ideal:
             self.simulator.observe(self.chain, self.datastore)

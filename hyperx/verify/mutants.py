@@ -308,9 +308,11 @@ def _party_edits(node: ast.AST) -> Iterator[_Edit]:
         yield _Edit("exit", "", f"early `{ast.unparse(node)}` removed", _remove_statement)
     elif isinstance(node, ast.Assign | ast.AugAssign):
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-        if all(isinstance(t, ast.Attribute | ast.Subscript) for t in targets):
+        written = [e for t in targets for e in (t.elts if isinstance(t, ast.Tuple) else [t])]
+        if all(isinstance(t, ast.Attribute | ast.Subscript) for t in written):
             what = f"`{ast.unparse(node)[:60]}` skipped"
-            yield _Edit("update", _written_name(targets[0]), what, _remove_statement)
+            name = "-".join(filter(None, map(_written_name, written)))
+            yield _Edit("update", name, what, _remove_statement)
 
 
 def _is_send(call: ast.AST) -> bool:

@@ -118,8 +118,25 @@ INVARIANTS = (
     "independently of the spec's modules, allows it (no guard missing, none too strict)",
     "role sweep: in every state reached, every party's call of every interface against "
     "every target (a dry run) succeeds exactly when the policy allows it",
+    "honest moves land: an honest party's answer (set_candidate, submit_review, a dispute, "
+    "set_optimal, claim_reward) or pull (claim_deposit, claim_refund) never reverts: it is "
+    "sent only when the party's view of the chain says it is due",
     "no stuck funds: after the last deadline and every honest party's reactions, the "
     "contract owes honest parties nothing",
+)
+# An honest party's moves that must never revert. Registration, sample_data and
+# submit_features may: a provider can join moments before the evaluation ends.
+TIMELY_MOVES = frozenset(
+    {
+        "set_candidate",
+        "submit_review",
+        "dispute_review",
+        "set_optimal",
+        "claim_reward",
+        "dispute_claim",
+        "claim_deposit",
+        "claim_refund",
+    }
 )
 
 
@@ -271,6 +288,12 @@ def check_chain(world: World) -> dict[int, SessionLedger]:
             refusal = get_refusal(ledgers, receipt.tx, block.timestamp)
             if not receipt.success:
                 check(not receipt.transfers, f"reverted tx {receipt.tx.tx_id} moved money")
+                check(
+                    receipt.tx.tx_id not in world.honest_sent
+                    or receipt.tx.call.name not in TIMELY_MOVES,
+                    f"honest {world.name_of.get(receipt.tx.sender)}'s {receipt.tx.call.name} "
+                    f"(tx {receipt.tx.tx_id}) reverted at {block.timestamp}: {receipt.reason}",
+                )
                 check(
                     refusal is not None or receipt.reason == "insufficient balance",
                     f"tx {receipt.tx.tx_id} {receipt.tx.call.name} at {block.timestamp} reverted "
