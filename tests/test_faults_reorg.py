@@ -39,7 +39,7 @@ def test_reorg_that_drops_claim_reward_is_healed_by_the_resend(anvil, tmp_path):
     harness.run(TIMEOUT_S, until=reviewed)
     snapshot = anvil.snapshot()  # the review is in; SetOptimal and ClaimReward are still to come
     harness.run(
-        TIMEOUT_S, until=lambda: provider.intent_status(f"claim_reward:{sid()}:0") == "final"
+        TIMEOUT_S, until=lambda: provider.intent_status(f"claim_reward:{sid()}:0") == "mined"
     )
     dropped = provider.state.intent(f"claim_reward:{sid()}:0").tx_hash
     assert market.get_session(sid())["st_trade"] == 3  # closed

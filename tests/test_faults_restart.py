@@ -69,6 +69,7 @@ class ProviderProcess:
             str(sid),
             "--confirmations",
             "0",
+            "--dev",  # anvil: mine the blocks that make its last transactions final
             "--poll-s",
             "0.1",
             "--timeout-s",
