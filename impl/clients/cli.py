@@ -54,9 +54,14 @@ market_app = typer.Typer(
 console = Console()
 
 
-def log_transactions(on: bool) -> None:
-    """The parties' transactions on stderr, one line each; other libraries stay quiet."""
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+def log_transactions(on: bool, timestamps: bool = False) -> None:
+    """The parties' transactions on stderr, one line each (a daemon's with the time);
+    other libraries stay quiet."""
+    logging.basicConfig(
+        level=logging.WARNING,
+        format="%(asctime)s %(message)s" if timestamps else "%(message)s",
+        datefmt="%H:%M:%S",
+    )
     logging.getLogger("hyperx.clients").setLevel(logging.INFO if on else logging.WARNING)
 
 
@@ -448,7 +453,7 @@ def collector_start(
     from hyperx.impl.clients.inputs import load_validation
     from hyperx.impl.clients.session import load_task, prepare_assessor, quality_config
 
-    log_transactions(True)
+    log_transactions(True, timestamps=True)
     private_process()
     with reported(*USER_ERRORS):
         follow = finality_of(confirmations, finality)
@@ -619,7 +624,7 @@ def provider_join(
         quality_config,
     )
 
-    log_transactions(True)
+    log_transactions(True, timestamps=True)
     private_process()
     with reported(*USER_ERRORS):
         follow = finality_of(confirmations, finality)
@@ -691,6 +696,7 @@ def market_status(
         chain = connect_rpc(rpc, wait_s=wait_s)
         opened = open_market(chain, market, deployment, from_block, need_start=True)
         view = MarketView(opened.market, opened.start_block)
+        output = console if console.is_terminal else Console(width=200)  # no wrapped rows
         try:
             view.update()
             if session is not None and session not in view.sessions:
@@ -700,14 +706,14 @@ def market_status(
                 if as_json:
                     print(json.dumps(snapshot, indent=2))
                 else:
-                    console.print(render_table(snapshot))
+                    output.print(render_table(snapshot))
                 return
-            watch_market(view, session, as_json, interval_s)
+            watch_market(view, session, as_json, interval_s, output)
         except NODE_UNREACHABLE as error:
             raise ChainError(f"the node at {rpc} failed ({transport_reason(error)})") from None
 
 
-def watch_market(view, session: int | None, as_json: bool, interval_s: float) -> None:
+def watch_market(view, session: int | None, as_json: bool, interval_s: float, output) -> None:
     """Refresh the view every `interval_s` until Ctrl-C: a live table on a terminal, else
     a line of JSON (or a table) each time something changed."""
     from rich.live import Live
@@ -716,8 +722,8 @@ def watch_market(view, session: int | None, as_json: bool, interval_s: float) ->
 
     previous = None
     try:
-        if console.is_terminal and not as_json:
-            with Live(render_table(view.to_json(session)), console=console) as live:
+        if output.is_terminal and not as_json:
+            with Live(render_table(view.to_json(session)), console=output) as live:
                 while True:
                     time.sleep(interval_s)
                     view.update()
@@ -729,7 +735,7 @@ def watch_market(view, session: int | None, as_json: bool, interval_s: float) ->
                 if as_json:
                     print(json.dumps(snapshot), flush=True)
                 else:
-                    console.print(render_table(snapshot))
+                    output.print(render_table(snapshot))
                 previous = changed
             time.sleep(interval_s)
             view.update()

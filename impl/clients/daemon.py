@@ -328,12 +328,20 @@ class Party:
         return nonce
 
     def _send(self, intent: Intent, nonce: int) -> bool:
-        def note(tx_hash: str) -> None:
-            self.state.note_attempt(intent.name, tx_hash, nonce)
+        def note(tx_hash: str, fees) -> None:
+            self.state.note_attempt(intent.name, tx_hash, nonce, fees)
 
+        # An attempt at the same nonce outbids the one it replaces, wherever that one is.
+        outbid = intent.fees if intent.nonce == nonce else None
         try:
             tx_hash = self.chain.send(
-                self.account, intent.interface, intent.args, intent.value, nonce=nonce, note=note
+                self.account,
+                intent.interface,
+                intent.args,
+                intent.value,
+                nonce=nonce,
+                note=note,
+                outbid=outbid,
             )
         except SendRefused as refusal:
             if refusal.fatal:

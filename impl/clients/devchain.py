@@ -16,9 +16,12 @@ collector's. One process running every party (`hyperx session run`) sees when al
 are idle and needs no quiet period.
 """
 
+import logging
 import time
 
 from hyperx.impl.errors import BadInput
+
+log = logging.getLogger("hyperx.clients")
 
 DEV_CLIENTS = ("anvil", "hardhat", "ganache")
 IN_PROCESS_CLIENTS = ("ethereumtester", "hyperx-spec")  # the embedded EVM, the spec's F_BC
@@ -78,6 +81,9 @@ class DevClock:
                 wanted = max(wanted, block - finality.final_block(self.ledger, head))
         if wanted <= 0:
             return False
+        log.info(
+            "dev chain: mined %d block%s for confirmations and finality", wanted, "s"[: wanted > 1]
+        )
         self.ledger.mine(wanted)
         self._scanned = self.ledger.head()  # our own blocks are empty
         return True
@@ -91,5 +97,8 @@ class DevClock:
         now = self.ledger.timestamp(self.ledger.head())
         if deadline < now:
             return False
+        log.info(
+            "dev chain: quiet; moved the clock %d s ahead, past a deadline", deadline - now + 1
+        )
         self.ledger.advance_time(deadline - now + 1)
         return True

@@ -113,11 +113,12 @@ class SpecLedger:
         value: int,
         *,
         nonce: int | None = None,
-        note=lambda tx_hash: None,
+        note=lambda tx_hash, fees: None,
+        outbid: list | None = None,
     ) -> str:
-        """F_BC has no nonces and mines at once: `nonce` is not enforced here."""
+        """F_BC has no nonces, no fees and mines at once: `nonce` and `outbid` do nothing here."""
         tx = self.blockchain.submit(account.address, value, interface, *args)
-        note(_tx_hash(tx.tx_id))
+        note(_tx_hash(tx.tx_id), None)
         self.blockchain.mine(self.blockchain.now + self.block_time_s)
         return _tx_hash(tx.tx_id)
 

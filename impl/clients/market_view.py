@@ -216,7 +216,8 @@ def render_table(snapshot: dict):
         )
         table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
         for column in ("provider", "stage", "deposit in", "deposit back", "reward", "chunks"):
-            table.add_column(column, justify="left" if column in ("provider", "stage") else "right")
+            left = column in ("provider", "stage")
+            table.add_column(column, justify="left" if left else "right", no_wrap=True)
         for p in s["providers"]:
             roles = [
                 r
@@ -232,12 +233,12 @@ def render_table(snapshot: dict):
                 _ether(p["reward_wei"]) if p["reward_wei"] else "",
                 str(p["chunks_revealed"] or ""),
             )
-        deadlines = [f"deadline {_when(s['deadline'], now)}"]
+        notes = [] if s["state"] == "closed" else [f"deadline {_when(s['deadline'], now)}"]
         if s["state"] == "pending":
-            deadlines.insert(0, f"evaluation ends {_when(s['evaluation_deadline'], now)}")
+            notes.insert(0, f"evaluation ends {_when(s['evaluation_deadline'], now)}")
         if s["refund_wei"] is not None:
-            deadlines.append(f"refunded {_ether(s['refund_wei'])} ETH")
-        table.caption = "; ".join(deadlines)
+            notes.append(f"refunded {_ether(s['refund_wei'])} ETH")
+        table.caption = "; ".join(notes) or None
         table.caption_justify = "left"
         parts.append(table)
     return Group(*parts)

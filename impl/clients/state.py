@@ -54,8 +54,8 @@ CREATE TABLE IF NOT EXISTS journal (
 );
 CREATE TABLE IF NOT EXISTS intents (
     name TEXT PRIMARY KEY, interface TEXT, args TEXT, value INTEGER,
-    status TEXT, tx_hash TEXT, block_number INTEGER, nonce INTEGER, hashes TEXT, detail TEXT,
-    created INTEGER
+    status TEXT, tx_hash TEXT, block_number INTEGER, nonce INTEGER, hashes TEXT, fees TEXT,
+    detail TEXT, created INTEGER
 );
 """
 KEY_CHECK = b"hyperx state key check"
@@ -67,7 +67,7 @@ KEY_CHECK = b"hyperx state key check"
 # finality rule's to say (`hyperx.impl.clients.finality`).
 NEW, SENT, MINED, FAILED = "new", "sent", "mined", "failed"
 INTENT_COLUMNS = (
-    "name, interface, args, value, status, tx_hash, block_number, nonce, hashes, detail"
+    "name, interface, args, value, status, tx_hash, block_number, nonce, hashes, fees, detail"
 )
 
 
@@ -86,6 +86,7 @@ class Intent:
     block_number: int | None  # the block it was mined in, once it was
     nonce: int | None
     hashes: list  # every attempt, oldest first
+    fees: list | None  # the newest attempt's fees: [max fee, priority fee] per gas, in wei
     detail: str | None
 
 
@@ -393,10 +394,11 @@ class StateStore:
         again, after a reorg): it becomes new, with the new arguments.
         """
         cursor = self._execute(
-            "INSERT INTO intents VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL, '[]', NULL,"
+            "INSERT INTO intents VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL, '[]', NULL, NULL,"
             " (SELECT COUNT(*) FROM intents)) ON CONFLICT (name) DO UPDATE SET"
             " args=excluded.args, value=excluded.value, status=excluded.status, tx_hash=NULL,"
-            " block_number=NULL, nonce=NULL, hashes='[]', detail=NULL WHERE intents.status=?",
+            " block_number=NULL, nonce=NULL, hashes='[]', fees=NULL, detail=NULL"
+            " WHERE intents.status=?",
             (name, interface, _encode(args), value, NEW, FAILED),
         )
         return cursor.rowcount == 1
@@ -419,7 +421,7 @@ class StateStore:
         assignments = ", ".join(f"{key}=?" for key in fields)
         self._execute(f"UPDATE intents SET {assignments} WHERE name=?", (*fields.values(), name))
 
-    def note_attempt(self, name: str, tx_hash: str, nonce: int) -> None:
+    def note_attempt(self, name: str, tx_hash: str, nonce: int, fees: list | None) -> None:
         """A signed transaction for intent `name`, noted (and committed) before it is broadcast."""
         intent = self.intent(name)
         self.update_intent(
@@ -429,11 +431,12 @@ class StateStore:
             nonce=nonce,
             block_number=None,
             hashes=json.dumps([*intent.hashes, tx_hash]),
+            fees=json.dumps(fees),
         )
 
 
 def _intent(row) -> Intent:
-    name, interface, args, value, status, tx_hash, block_number, nonce, hashes, detail = row
+    name, interface, args, value, status, tx_hash, block_number, nonce, hashes, fees, detail = row
     return Intent(
         name,
         interface,
@@ -444,5 +447,6 @@ def _intent(row) -> Intent:
         block_number,
         nonce,
         json.loads(hashes or "[]"),
+        json.loads(fees) if fees else None,
         detail,
     )

@@ -35,6 +35,8 @@ NODE_ERRORS = (Web3RPCError, Web3ValueError, ValueError)
 NO_FUNDS = ("insufficient funds", "insufficient balance")
 
 GAS_MARGIN = 1.25  # over eth_estimateGas, for state that changes between the estimate and the block
+FEE_FIELDS = ("maxFeePerGas", "maxPriorityFeePerGas")
+REPLACEMENT_BUMP = (9, 8)  # a re-send pays 12.5% more than the attempt it replaces (geth asks 10%)
 
 
 class Web3Ledger:
@@ -70,7 +72,7 @@ class Web3Ledger:
 
     def block_hash(self, number: int) -> str | None:
         try:
-            return self.w3.eth.get_block(number)["hash"].hex()
+            return self.w3.eth.get_block(number)["hash"].to_0x_hex()
         except BlockNotFound:
             return None
 
@@ -92,8 +94,8 @@ class Web3Ledger:
                     decoded["event"],
                     {name: _plain(value) for name, value in decoded["args"].items()},
                     entry["blockNumber"],
-                    entry["blockHash"].hex(),
-                    entry["transactionHash"].hex(),
+                    entry["blockHash"].to_0x_hex(),
+                    entry["transactionHash"].to_0x_hex(),
                     entry["logIndex"],
                 )
             )
@@ -124,11 +126,13 @@ class Web3Ledger:
         value: int,
         *,
         nonce: int | None = None,
-        note=lambda tx_hash: None,
+        note=lambda tx_hash, fees: None,
+        outbid: list | None = None,
     ) -> str:
-        """Sign with `nonce` (default: the confirmed one), hand the hash to `note`,
-        broadcast; SendRefused if the node will not take it (fatal when the account
-        cannot pay)."""
+        """Sign with `nonce` (default: the confirmed one), hand the hash and fees to
+        `note`, broadcast; SendRefused if the node will not take it (fatal when the
+        account cannot pay). `outbid`: the fees of an earlier attempt at this nonce,
+        which this one exceeds by REPLACEMENT_BUMP, as nodes require of a replacement."""
         sender = Web3.to_checksum_address(account.address)
         nonce = self.nonce(account.address) if nonce is None else nonce
         call = self._call(interface, args)
@@ -147,9 +151,12 @@ class Web3Ledger:
             raise SendRefused(f"reverted: {decode_revert_reason(error)}") from None
         except NODE_ERRORS as error:
             raise _refusal(error) from None
+        if outbid:
+            for field, earlier in zip(FEE_FIELDS, outbid, strict=True):
+                tx[field] = max(tx[field], -(-earlier * REPLACEMENT_BUMP[0] // REPLACEMENT_BUMP[1]))
         signed = EthAccount.sign_transaction(tx, account.private_key)
         tx_hash = "0x" + signed.hash.hex().removeprefix("0x")
-        note(tx_hash)
+        note(tx_hash, [tx[field] for field in FEE_FIELDS])
         try:
             self.w3.eth.send_raw_transaction(signed.raw_transaction)
         except NODE_ERRORS as error:
