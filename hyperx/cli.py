@@ -16,9 +16,9 @@ import os
 import sys
 from dataclasses import dataclass
 
-import click
 import typer
 from typer.core import TyperGroup
+from typer.exceptions import Abort, TyperException
 
 from hyperx.impl.errors import BAD_INPUT_EXIT, FAILURE_EXIT, write_error
 
@@ -133,22 +133,22 @@ def run(argv: list[str] | None = None) -> int:
     """Run one `hyperx` command line (default: this process's arguments); its exit code."""
     try:
         result = app(args=argv, prog_name="hyperx", standalone_mode=False)
-    except click.exceptions.NoArgsIsHelpError as usage:
-        usage.show()
-        return usage.exit_code
-    except click.UsageError as usage:
-        where = f" (see {usage.ctx.command_path} --help)" if usage.ctx else ""
-        write_error(usage.format_message().rstrip(".") + where)
-        return BAD_INPUT_EXIT
-    except click.ClickException as error:
-        write_error(error.format_message())
+    except TyperException as error:  # click's, as typer vendors it: usage errors first of all
+        if type(error).__name__ == "NoArgsIsHelpError":  # a bare group: its help
+            error.show()
+            return error.exit_code
+        context = getattr(error, "ctx", None)
+        where = f" (see {context.command_path} --help)" if context is not None else ""
+        write_error(error.format_message().rstrip(".") + where)
         return error.exit_code
-    except click.Abort:
+    except Abort:
         write_error("aborted")
         return FAILURE_EXIT
     except KeyboardInterrupt:
         write_error("interrupted")
         return 130
+    except SystemExit as leaving:  # a command that reported its own error line
+        return leaving.code if isinstance(leaving.code, int) else FAILURE_EXIT
     except Exception as error:  # a bug: still one line; the traceback on request
         if os.environ.get("HYPERX_TRACEBACK"):
             raise

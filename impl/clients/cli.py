@@ -141,6 +141,7 @@ def run(
 ) -> None:
     """One collector and N providers, the whole protocol from deployment to deposits returned."""
     log_transactions(verbose)
+    private_process()
     options = RunOptions(
         providers=providers,
         shards=shards,
@@ -335,10 +336,7 @@ def connect_party(
     from hyperx.impl.clients.session import open_store
     from hyperx.impl.clients.web3_ledger import Web3Ledger
 
-    if (ipfs is None) == (store_dir is None):
-        raise BadInput(
-            "give exactly one of --ipfs (an IPFS node) or --store-dir (an embedded store)"
-        )
+    check_market_options(rpc, market, deployment, ipfs, store_dir)
     signer = load_signer(keystore)
     chain = connect_rpc(rpc, signer, wait_s=wait_s)
     opened = open_market(chain, market, deployment, from_block, need_start=True)
@@ -354,6 +352,32 @@ def connect_party(
         opened.start_block,
         DevClock(ledger, dev_quiet_s) if dev else None,
     )
+
+
+def check_market_options(rpc, market, deployment, ipfs=None, store_dir=None, store=True) -> None:
+    """What can be checked before any node is asked: the form of each option."""
+    from hyperx.impl.chain.connection import check_address, check_rpc_url
+    from hyperx.impl.chain.deployment import Deployment
+    from hyperx.impl.datastore.ipfs import parse_api_address
+
+    check_rpc_url(rpc)
+    if (market is None) == (deployment is None):
+        raise BadInput("give exactly one of --market ADDRESS or --deployment FILE")
+    if market is not None:
+        check_address(market, "--market")
+    else:
+        Deployment.read(deployment)
+    if not store:
+        return
+    if (ipfs is None) == (store_dir is None):
+        raise BadInput(
+            "give exactly one of --ipfs (an IPFS node) or --store-dir (an embedded store)"
+        )
+    if ipfs is not None:
+        try:
+            parse_api_address(ipfs)
+        except DatastoreError as error:
+            raise BadInput(f"--ipfs: {error}") from None
 
 
 def open_state(state_dir: Path, name: str, connection: Connection, from_block: int | None):
@@ -523,11 +547,11 @@ def collector_export(
     from hyperx.impl.clients.state import StateStore, private_umask
 
     with reported(*USER_ERRORS):
+        if out.suffix != ".npz":
+            raise BadInput(f"--out must name an .npz file, got {out}")
         path = state_dir / "collector.sqlite"
         if not path.is_file():
             raise BadInput(f"--state-dir {state_dir} holds no collector state")
-        if out.suffix != ".npz":
-            raise BadInput(f"--out must name an .npz file, got {out}")
         signer = load_signer(keystore)
         state = StateStore(path, bytes(signer.key))
         sid = state.get("collector", "sid")
@@ -693,6 +717,7 @@ def market_status(
     from hyperx.impl.clients.market_view import MarketView, render_table
 
     with reported(*USER_ERRORS):
+        check_market_options(rpc, market, deployment, store=False)
         chain = connect_rpc(rpc, wait_s=wait_s)
         opened = open_market(chain, market, deployment, from_block, need_start=True)
         view = MarketView(opened.market, opened.start_block)

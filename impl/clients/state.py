@@ -391,15 +391,17 @@ class StateStore:
         """Record a decision to call `interface`; False if one of that name stands already.
 
         A decision that failed is taken again (the event that led to it was handled
-        again, after a reorg): it becomes new, with the new arguments.
+        again, after a reorg): it becomes new, with the new arguments. The arguments
+        are kept encrypted: a call may carry what is secret until it lands (keys).
         """
+        sealed = seal_at_rest(self._need_key(), _encode(args).encode(), f"intent/{name}".encode())
         cursor = self._execute(
             "INSERT INTO intents VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL, '[]', NULL, NULL,"
             " (SELECT COUNT(*) FROM intents)) ON CONFLICT (name) DO UPDATE SET"
             " args=excluded.args, value=excluded.value, status=excluded.status, tx_hash=NULL,"
             " block_number=NULL, nonce=NULL, hashes='[]', fees=NULL, detail=NULL"
             " WHERE intents.status=?",
-            (name, interface, _encode(args), value, NEW, FAILED),
+            (name, interface, sealed.hex(), value, NEW, FAILED),
         )
         return cursor.rowcount == 1
 
@@ -407,7 +409,7 @@ class StateStore:
         row = self._execute(
             f"SELECT {INTENT_COLUMNS} FROM intents WHERE name=?", (name,)
         ).fetchone()
-        return None if row is None else _intent(row)
+        return None if row is None else self._intent(row)
 
     def intents(self, *statuses: str) -> list[Intent]:
         marks = ",".join("?" * len(statuses))
@@ -415,7 +417,7 @@ class StateStore:
             f"SELECT {INTENT_COLUMNS} FROM intents WHERE status IN ({marks}) ORDER BY created",
             statuses,
         ).fetchall()
-        return [_intent(row) for row in rows]
+        return [self._intent(row) for row in rows]
 
     def update_intent(self, name: str, **fields) -> None:
         assignments = ", ".join(f"{key}=?" for key in fields)
@@ -434,19 +436,21 @@ class StateStore:
             fees=json.dumps(fees),
         )
 
-
-def _intent(row) -> Intent:
-    name, interface, args, value, status, tx_hash, block_number, nonce, hashes, fees, detail = row
-    return Intent(
-        name,
-        interface,
-        _decode(args),
-        value,
-        status,
-        tx_hash,
-        block_number,
-        nonce,
-        json.loads(hashes or "[]"),
-        json.loads(fees) if fees else None,
-        detail,
-    )
+    def _intent(self, row) -> Intent:
+        name, interface, args, value, status, tx_hash, block_number, nonce, hashes, fees, detail = (
+            row
+        )
+        opened = open_at_rest(self._need_key(), bytes.fromhex(args), f"intent/{name}".encode())
+        return Intent(
+            name,
+            interface,
+            _decode(opened.decode()),
+            value,
+            status,
+            tx_hash,
+            block_number,
+            nonce,
+            json.loads(hashes or "[]"),
+            json.loads(fees) if fees else None,
+            detail,
+        )
