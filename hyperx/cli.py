@@ -20,7 +20,7 @@ import typer
 from typer.core import TyperGroup
 from typer.exceptions import Abort, TyperException
 
-from hyperx.impl.errors import BAD_INPUT_EXIT, FAILURE_EXIT, write_error
+from hyperx.impl.errors import FAILURE_EXIT, write_error
 
 
 @dataclass(frozen=True)
