@@ -214,7 +214,7 @@ def render_table(snapshot: dict):
             f" {_ether(s['reward_wei'])} ETH, deposit {_ether(s['deposit_wei'])} ETH,"
             f" {s['shards']} shards, CF_% {s['pct_bps'] / 100:g}%"
         )
-        table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
+        table = Table(box=box.SIMPLE_HEAD)
         for column in ("provider", "stage", "deposit in", "deposit back", "reward", "chunks"):
             left = column in ("provider", "stage")
             table.add_column(column, justify="left" if left else "right", no_wrap=True)
@@ -238,7 +238,6 @@ def render_table(snapshot: dict):
             notes.insert(0, f"evaluation ends {_when(s['evaluation_deadline'], now)}")
         if s["refund_wei"] is not None:
             notes.append(f"refunded {_ether(s['refund_wei'])} ETH")
-        table.caption = "; ".join(notes) or None
-        table.caption_justify = "left"
-        parts.append(table)
+        parts += [Text(title), table] if s["providers"] else [Text(title)]
+        parts += [Text("  " + "; ".join(notes))] if notes else []
     return Group(*parts)
