@@ -18,8 +18,7 @@ from eth_account import Account
 from hyperx.cli import run
 from hyperx.impl.chain.connection import connect_rpc
 from hyperx.impl.chain.market import Market
-from hyperx.impl.clients.anvil import AnvilNode, free_port
-from hyperx.impl.datastore.node import find_node_bin
+from hyperx.impl.clients.anvil import free_port
 
 KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
 NOWHERE = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"  # a valid address with no contract
@@ -28,16 +27,13 @@ DEAD_RPC = f"http://127.0.0.1:{free_port()}"
 
 
 @pytest.fixture(scope="module")
-def chain():
+def chain(anvil):
     """(anvil URL, a market's address) for the inputs that name something on a chain."""
-    if find_node_bin("anvil") is None:
-        pytest.skip("anvil is not installed: run `npm ci --omit=optional --no-audit --no-fund`")
-    with AnvilNode() as node:
-        funder = Account.create()
-        node.fund(funder.address, 10**21)
-        node.fund(Account.from_key(KEY).address, 10**21)
-        market, _ = Market.deploy(connect_rpc(node.url, funder), funder)
-        yield node.url, market.address
+    funder = Account.create()
+    anvil.fund(funder.address, 10**21)
+    anvil.fund(Account.from_key(KEY).address, 10**21)
+    market, _ = Market.deploy(connect_rpc(anvil.url, funder), funder)
+    return anvil.url, market.address
 
 
 @pytest.fixture(scope="module")
@@ -308,7 +304,7 @@ def test_collector_export_rejects_what_it_cannot_export(capsys, tmp_path):
         capsys,
         ["collector", "export", "--state-dir", tmp_path, "--out", tmp_path / "d.txt"],
         2,
-        "holds no collector state",
+        "--out must name an .npz file",
     )
 
 

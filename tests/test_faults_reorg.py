@@ -2,25 +2,14 @@
 SetOptimal, ClaimReward and the deposits after the fact; the clients notice, undo
 what those blocks told them, and send their transactions again until the deal closes."""
 
-import pytest
 from eth_account import Account
 
 from hyperx.impl.chain.connection import connect_rpc
 from hyperx.impl.chain.market import Market
-from hyperx.impl.clients.anvil import AnvilNode
 from hyperx.impl.clients.session import RunOptions, build_session
-from hyperx.impl.datastore.node import find_node_bin
 from tests.clients_harness import TINY, make_assessor
 
 TIMEOUT_S = 300
-
-
-@pytest.fixture(scope="module")
-def anvil():
-    if find_node_bin("anvil") is None:
-        pytest.skip("anvil is not installed: run `npm ci --omit=optional --no-audit --no-fund`")
-    with AnvilNode() as node:
-        yield node
 
 
 def test_reorg_that_drops_claim_reward_is_healed_by_the_resend(anvil, tmp_path):

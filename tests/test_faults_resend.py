@@ -8,7 +8,6 @@ from eth_account import Account as EthAccount
 
 from hyperx.impl.chain.connection import connect_rpc
 from hyperx.impl.chain.market import Market
-from hyperx.impl.clients.anvil import AnvilNode
 from hyperx.impl.clients.collector import CollectorClient, Terms
 from hyperx.impl.clients.daemon import Party
 from hyperx.impl.clients.finality import Finality
@@ -16,7 +15,6 @@ from hyperx.impl.clients.ledger import Account
 from hyperx.impl.clients.state import MINED, StateStore
 from hyperx.impl.clients.web3_ledger import Web3Ledger
 from hyperx.impl.datastore import EmbeddedStore
-from hyperx.impl.datastore.node import find_node_bin
 from tests.clients_harness import make_assessor
 
 REWARD = 10**18
@@ -24,11 +22,9 @@ AT_ONCE = Finality(0, None)  # act on the head block: each step sees what the la
 
 
 @pytest.fixture
-def anvil():
-    if find_node_bin("anvil") is None:
-        pytest.skip("anvil is not installed: run `npm ci --omit=optional --no-audit --no-fund`")
-    with AnvilNode() as node:
-        yield node
+def anvil(fresh_anvil):
+    """A chain of the test's own: these tests stop its mining and reorganise it."""
+    return fresh_anvil
 
 
 @pytest.fixture

@@ -17,9 +17,7 @@ from hyperx.cli import run
 from hyperx.impl.chain.connection import connect_rpc
 from hyperx.impl.chain.deployment import Deployment, abi_hash, open_market
 from hyperx.impl.chain.market import Market
-from hyperx.impl.clients.anvil import AnvilNode
 from hyperx.impl.clients.market_view import MarketView
-from hyperx.impl.datastore.node import find_node_bin
 from hyperx.impl.errors import BadInput
 from tests.clients_harness import make_assessor, make_embedded, new_session
 
@@ -45,14 +43,6 @@ def test_view_of_a_closed_and_an_expired_session(tmp_path):
     assert second["state"] == "expired while pending" and second["refund_wei"] == REWARD
     assert [p["stage"] for p in second["providers"]] == ["features"]
     assert view.to_json(only=1)["sessions"] == [second]
-
-
-@pytest.fixture(scope="module")
-def anvil():
-    if find_node_bin("anvil") is None:
-        pytest.skip("anvil is not installed: run `npm ci --omit=optional --no-audit --no-fund`")
-    with AnvilNode() as node:
-        yield node
 
 
 @pytest.fixture(scope="module")
