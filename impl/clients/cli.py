@@ -400,6 +400,7 @@ def open_state(state_dir: Path, name: str, connection: Connection, from_block: i
 def run_alone(party, connection: Connection, state_dir: Path, poll_s: float, timeout_s: float):
     """Step one party until it has settled; a node that fails mid-run ends it with exit 1."""
     from hyperx.impl.chain.connection import NODE_UNREACHABLE, transport_reason
+    from hyperx.impl.clients.daemon import log
     from hyperx.impl.clients.session import Loop
 
     loop = Loop(connection.ledger, [party], connection.dev, alone=True, poll_s=poll_s)
@@ -410,6 +411,12 @@ def run_alone(party, connection: Connection, state_dir: Path, poll_s: float, tim
             f"the node at {connection.rpc} failed ({transport_reason(error)}); the state in"
             f" {state_dir} is kept: start the same command again to resume"
         ) from None
+    log.info(
+        "%s %s: settled: everything it acted on is final (final block %d)",
+        party.role,
+        party.address[:10],
+        party.final_block,
+    )
 
 
 def private_process() -> None:

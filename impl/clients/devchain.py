@@ -37,10 +37,11 @@ def dev_client(ledger) -> str | None:
     return name if name is not None and ledger.chain_id in DEV_CHAIN_IDS else None
 
 
-def require_dev_chain(ledger, option: str = "--dev") -> None:
+def require_dev_chain(ledger, who: str = "--dev") -> None:
+    """BadInput unless the ledger's node is a development chain; `who` asked to mine."""
     if dev_client(ledger) is None:
         raise BadInput(
-            f"{option} mines blocks and moves the clock, which only a development chain"
+            f"{who} mines blocks and moves the clock, which only a development chain"
             f" allows (anvil, hardhat: chain id {' or '.join(map(str, DEV_CHAIN_IDS))});"
             f" the node is {ledger.client_version()!r} on chain {ledger.chain_id}"
         )
@@ -52,7 +53,7 @@ class DevClock:
     def __init__(self, ledger, quiet_s: float = 10.0):
         self.ledger = ledger
         self.quiet_s = quiet_s
-        self._scanned = ledger.head()  # blocks up to here are looked at
+        self._scanned = -1  # blocks up to here are looked at (at most 256 back, at first)
         self._busy_block = -1  # the newest block seen holding a transaction
         self._busy_since = time.monotonic()
 

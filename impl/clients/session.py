@@ -401,7 +401,7 @@ def build_session(
     )  # before the assessor: a bad --rpc fails fast
     ledger = Web3Ledger(market)
     if options.fast_forward:
-        require_dev_chain(ledger, "moving the clock (without --real-time)")
+        require_dev_chain(ledger, "hyperx session run (without --real-time)")
     clock["deployed"] = time.monotonic()
     progress(
         "setup",
