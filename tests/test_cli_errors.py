@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -343,3 +344,41 @@ def test_the_installed_command_writes_one_line_when_stderr_is_not_a_terminal(arg
     assert result.returncode == code
     assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
     assert words in result.stderr and len(result.stderr) > 40
+
+
+def test_a_node_that_stops_mid_run_ends_the_daemon_with_one_line_and_code_1(fresh_anvil, tmp_path):
+    funder = Account.create()
+    fresh_anvil.fund(funder.address, 10**21)
+    market, _ = Market.deploy(connect_rpc(fresh_anvil.url, funder), funder)
+    hyperx = Path(sys.executable).with_name("hyperx")
+    command = [
+        str(hyperx),
+        "provider",
+        "join",
+        "--rpc",
+        fresh_anvil.url,
+        "--market",
+        market.address,
+    ]
+    command += ["--state-dir", str(tmp_path / "p"), "--store-dir", str(tmp_path / "store")]
+    command += ["--synthetic", "mislabel:0", "--quality", "tiny", "--poll-s", "0.1"]
+    daemon = subprocess.Popen(
+        command,
+        env={**os.environ, "HYPERX_PRIVATE_KEY": KEY},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "p" / "provider.sqlite").exists():  # connected, following
+            assert daemon.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        fresh_anvil.stop()
+        out, err = daemon.communicate(timeout=120)
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+    assert daemon.returncode == 1 and out == ""
+    assert err.count("\n") == 1 and err.startswith(f"error: the node at {fresh_anvil.url} failed")
+    assert f"the state in {tmp_path / 'p'} is kept: start the same command again" in err
