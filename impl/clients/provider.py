@@ -119,11 +119,11 @@ class ProviderClient(Party):
         sid = event.args["sid"]
         if self.session() is not None or (self.session_id is not None and sid != self.session_id):
             return
+        refusal = self.policy.refusal(event.args, self.chain.timestamp(self.chain.head()))
+        if refusal is not None:
+            return self._skip(sid, refusal)
         shards_wanted = event.args["cf_shards"]
         try:
-            refusal = self.policy.refusal(event.args, self.chain.timestamp(self.chain.head()))
-            if refusal is not None:
-                raise ArtifactError(refusal)
             if shards_wanted > len(self.x):
                 raise ArtifactError(
                     f"the session wants {shards_wanted} shards, the dataset has {len(self.x)} entries"
@@ -135,9 +135,7 @@ class ProviderClient(Party):
                 pipeline.load_extractor(self.store.get(extractor_cid)), self.x, self.y
             )
         except (ArtifactError, DatastoreError, QualityError) as error:
-            self.state.put("provider", f"skipped:{sid}", str(error))
-            log.warning("provider %s skips session %d: %s", self.address[:10], sid, error)
-            return
+            return self._skip(sid, str(error))
         binding = session_binding(self.chain.chain_id, self.chain.contract_address, sid)
         k_data = new_k_data()
         keys = [
@@ -165,6 +163,10 @@ class ProviderClient(Party):
             shards_wanted,
             value=event.args["cf_deposit"],
         )
+
+    def _skip(self, sid: int, reason: str) -> None:
+        self.state.put("provider", f"skipped:{sid}", reason)
+        log.warning("provider %s skips session %d: %s", self.address[:10], sid, reason)
 
     # Evaluation (lines 57-62)
 
