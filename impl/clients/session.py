@@ -505,7 +505,7 @@ class Observer:
             who = self.names.get(event.args.get("pid") or event.args.get("collector"), "")
             phase = next((p for p, e in PHASES if e == event.name), "")
             self.progress(phase, f"{event.name} {who} (block {event.block_number})")
-        self.state.record_block(head, "", 1)
+        self.state.record_block(head, "", forget_below=head - 1)
         return False
 
     def is_done(self) -> bool:
