@@ -331,7 +331,8 @@ def connect_party(
     """Check everything a daemon was given, then connect; BadInput for what is wrong."""
     from hyperx.impl.chain.connection import connect_rpc, load_signer
     from hyperx.impl.chain.deployment import open_market
-    from hyperx.impl.clients.devchain import DevClock, require_dev_chain
+    from hyperx.impl.clients.daemon import log
+    from hyperx.impl.clients.devchain import DevClock, dev_client, require_dev_chain
     from hyperx.impl.clients.ledger import Account
     from hyperx.impl.clients.session import open_store
     from hyperx.impl.clients.web3_ledger import Web3Ledger
@@ -343,6 +344,11 @@ def connect_party(
     ledger = Web3Ledger(opened.market)
     if dev:
         require_dev_chain(ledger)
+    elif dev_client(ledger) and ledger.mines_on_demand():
+        log.warning(
+            "the node mines a block only when a transaction arrives: without --dev this party"
+            " waits for blocks that others mine, and for deadlines in real time"
+        )
     store = open_store(ipfs, store_dir, wait_s)
     return Connection(
         rpc,

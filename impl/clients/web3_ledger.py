@@ -210,6 +210,14 @@ class Web3Ledger:
 
     # Development chains only (`hyperx.impl.clients.devchain`)
 
+    def mines_on_demand(self) -> bool:
+        """Whether the node mines a block only when a transaction arrives (anvil, hardhat)."""
+        for method in ("anvil_getAutomine", "hardhat_getAutomine"):
+            answer = self.w3.provider.make_request(method, [])
+            if "error" not in answer:
+                return bool(answer.get("result"))
+        return False
+
     def advance_time(self, seconds: int) -> None:
         """Move a development chain's clock forward and mine a block (embedded EVM or anvil)."""
         self.market.chain.time_travel(seconds)
