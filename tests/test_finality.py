@@ -3,13 +3,13 @@ and the development-chain guard of `--dev`, on the spec's F_BC and small fakes."
 
 import pytest
 
-from hyperx.impl.clients.daemon import Party
 from hyperx.impl.clients.devchain import require_dev_chain
 from hyperx.impl.clients.finality import Finality
 from hyperx.impl.clients.ledger import Account, SpecLedger
 from hyperx.impl.clients.state import StateStore
 from hyperx.impl.errors import BadInput
 from hyperx.spec.chain import Blockchain
+from tests.test_clients_daemon import Opener as Counting
 
 REWARD = 10**18
 
@@ -46,16 +46,11 @@ def test_rejects_a_negative_depth_and_an_unknown_tag():
         Finality(1, "latest")
 
 
-class Opener(Party):
+class Opener(Counting):
     """Opens one session; done once it saw it."""
 
-    role = "opener"
-
-    def on_CreateSession(self, event):
-        self.state.put("seen", "session", event.args["sid"])
-
     def is_done(self):
-        return self.state.get("seen", "session") is not None
+        return bool(self.handled_counts())
 
 
 def test_a_party_settles_only_once_what_it_acted_on_is_final(tmp_path):
@@ -64,20 +59,7 @@ def test_a_party_settles_only_once_what_it_acted_on_is_final(tmp_path):
     blockchain.fund(account.address, 10 * REWARD)
     ledger = SpecLedger(blockchain)
     party = Opener(ledger, account, StateStore(tmp_path / "p.sqlite"), finality=Finality(0))
-    now = ledger.timestamp(ledger.head())
-    party.intend(
-        "open",
-        "create_session",
-        REWARD,
-        REWARD // 10,
-        1_000,
-        10,
-        now + 600,
-        60,
-        60,
-        b"\x01" * 32,
-        value=REWARD,
-    )
+    party.open_session("open")
     party.step()
     party.step()
     assert party.is_done() and not party.is_settled()
