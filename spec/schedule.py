@@ -295,6 +295,7 @@ class World:
         self.final_seen = 0
         self.urgent: set[int] = set()  # planned adversary moves, mined as promptly as honest ones
         self.honest_sent: set[int] = set()  # transactions a party sent while honest
+        self.aimed_reorgs: list[dict] = []  # reorg_latest instructions still waiting
         # event name -> (party to corrupt, the call it then makes or None)
         self.corruptions: dict[str, list[tuple[str, dict | None]]] = {}
         self.trace: list[dict] = []
@@ -329,6 +330,7 @@ class World:
         return done is not False
 
     def react(self) -> None:
+        self.aimed_reorgs = [ins for ins in self.aimed_reorgs if not self._fire_aimed_reorg(ins)]
         planned = []  # moves of parties corrupted now, made once their view is current
         for number in range(self.final_seen + 1, self.chain.final_height + 1):
             for receipt in self.chain.blocks[number].receipts:
@@ -436,7 +438,15 @@ class World:
         self.chain.reorg(depth, requeue=ins["requeue"])
 
     def _op_reorg_latest(self, ins: dict):
-        """Aim a reorganisation at the latest successful call of a deal-phase interface."""
+        """Aim a reorganisation at the latest successful call of a deal-phase
+        interface: now, if a block not yet final holds one; else as soon as one is
+        mined (the instruction stays armed until then)."""
+        if self.disruptions >= MAX_DISRUPTIONS:
+            return False
+        if not self._fire_aimed_reorg(ins):
+            self.aimed_reorgs.append(ins)
+
+    def _fire_aimed_reorg(self, ins: dict) -> bool:
         chain = self.chain
         blocks = [
             b.number
@@ -447,6 +457,7 @@ class World:
             return False
         self.disruptions += 1
         chain.reorg(chain.height - blocks[-1] + 1, requeue=ins["requeue"])
+        return True
 
     def _op_store(self, ins: dict):
         """A corrupted provider publishes encrypted shards it had withheld."""

@@ -1031,9 +1031,17 @@ class RefinementMachine(RuleBasedStateMachine):
         return self._step({"op": "mine", "gap": 1, "include": mine})
 
     @precondition(lambda self: self.world.disruptions < MAX_DISRUPTIONS)
-    @rule(target=txs, event=st.sampled_from(DEAL_EVENTS), requeue=st.booleans())
+    # later phases weighted up: an earlier aimed reorg would otherwise use the budget
+    @rule(
+        target=txs,
+        event=st.sampled_from(
+            DEAL_EVENTS + ("ClaimReward",) * 3 + ("DisputeReview", "DisputeClaim")
+        ),
+        requeue=st.booleans(),
+    )
     def reorg_latest(self, event, requeue):
-        """A reorganisation aimed at the latest deal-phase call (paper Figure 4)."""
+        """A reorganisation aimed at the latest deal-phase call (paper Figure 4); armed
+        until such a call is mined, if none is in a block that is not yet final."""
         return self._step({"op": "reorg_latest", "event": event, "requeue": requeue})
 
     @rule(target=txs, data=st.data(), sid=sessions, which=st.sampled_from(STORE_WHICH))
