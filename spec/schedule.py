@@ -16,7 +16,9 @@ A schedule is a list of plain JSON instructions (`"op"` names the kind):
   corrupt        a party (C, P0, P1, ...) is handed to the adversary, now or at the
                  first final event of a given name (see CORRUPTION_POINTS)
   deviate        the same, and at that moment the party makes one call (interface,
-                 variant, target as for `call`): a Byzantine party's planned move
+                 variant, target as for `call`): a Byzantine party's planned move;
+                 party P* is whichever provider the triggering event names (the
+                 candidate at SetCandidate, the optimal provider at SetOptimal)
   copy           a corrupted party (as; X included) re-sends a transaction ever
                  broadcast, by anyone, as its own: front-running, impersonation and
                  replay in one
@@ -107,6 +109,7 @@ HOP_BOUND_S = (FINALITY_DEPTH + DELTA_BLOCKS + 1) * (1 + MAX_DISRUPTIONS) * MAX_
 PERIOD_S = 300  # cf_review_s and cf_claim_s: longer than one hop
 EVALUATION_SLACK_S = 2 * HOP_BOUND_S  # sample + features after a registration
 OUTSIDER = "X"
+ANY_PROVIDER = "P*"  # in corrupt and deviate: the provider the triggering event names
 MAX_JOIN_SHARDS = 4_096
 GENESIS_TIME = 1_700_000_000
 COLLECTOR_FUNDS = 10**9
@@ -336,6 +339,11 @@ class World:
             for receipt in self.chain.blocks[number].receipts:
                 for event in receipt.events if receipt.success else ():
                     for name, move in self.corruptions.pop(event.name, []):
+                        if name == ANY_PROVIDER:  # whichever provider the event names
+                            name = self.name_of.get(event.args.get("pid"), "")
+                            if name not in self.parties or name in ("C", OUTSIDER):
+                                continue
+                            move = None if move is None else {**move, "party": name}
                         self._corrupt(name)
                         if move is not None:
                             planned.append(move)
@@ -474,6 +482,9 @@ class World:
 
     def _op_corrupt(self, ins: dict, move: dict | None = None):
         name = ins["party"]
+        if name == ANY_PROVIDER and ins["at"] != "now":
+            self.corruptions.setdefault(ins["at"], []).append((name, move))
+            return None
         if name not in self.parties or not self.is_honest(name):
             return False
         if ins["at"] != "now":
