@@ -453,7 +453,9 @@ def measure(world: World, strategy: Strategy, engine: str, initial: dict[str, in
         {(n, i) for sid, n, i in reads_by_collector if n in real and i in real[n]}
     )
     outcomes = {sid: classify(v, world.name_of) for sid, v in world.views().items()}
-    return Outcome(strategy, engine, payoffs, money, tuple(sorted(outcomes.items())))
+    paid = getattr(world.chain, "gas_paid", {})  # an EVM engine's: wei of gas per address
+    gas = {name: paid.get(world.address[name], 0) for name in ROLES} if paid else {}
+    return Outcome(strategy, engine, payoffs, money, tuple(sorted(outcomes.items())), gas)
 
 
 def judge(outcome: Outcome, baseline: dict[str, int]) -> None:
