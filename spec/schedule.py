@@ -530,6 +530,34 @@ class World:
         tx = self.chain.submit(self.address[name], value, interface, *args)
         self._register_delivery(tx, ins["variant"] == "honest")
 
+    # Driving by hand (tests, the economic adversary)
+
+    def mine_until(self, predicate, limit: int = 400) -> None:
+        """Mine one block at a time, everything pending, until `predicate(self)`."""
+        for _ in range(limit):
+            if predicate(self):
+                return
+            self.apply({"op": "mine", "gap": 5, "include": [tx.tx_id for tx in self.chain.mempool]})
+        raise AssertionError("hyperx: the world never reached the awaited state")
+
+    def call_now(
+        self, party: str, interface: str, variant: str = "honest", target: int = 0, sid: int = 0
+    ) -> None:
+        """A corrupted party's call, mined at once in a block of its own."""
+        known = set(self.seen)
+        self.apply(
+            {
+                "op": "call",
+                "party": party,
+                "interface": interface,
+                "sid": sid,
+                "variant": variant,
+                "target": target,
+            }
+        )
+        mine = [tx.tx_id for tx in self.chain.mempool if tx.tx_id not in known]
+        self.apply({"op": "mine", "gap": 1, "include": mine})
+
     # Time, fairly
 
     def wakeups(self) -> list[int]:

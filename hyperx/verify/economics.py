@@ -102,30 +102,12 @@ def join(world: World, skip: tuple[str, ...] = ()) -> None:
             world.apply({"op": "join", "provider": provider, "sid": 0, "quality": quality})
 
 
-def step_until(world: World, predicate, limit: int = 400) -> None:
-    """Mine one block at a time (everything pending) until `predicate(world)`."""
-    for _ in range(limit):
-        if predicate(world):
-            return
-        world.apply({"op": "mine", "gap": 5, "include": [tx.tx_id for tx in world.chain.mempool]})
-    raise AssertionError("the session never reached the awaited state")
+def step_until(world: World, predicate) -> None:
+    world.mine_until(predicate)
 
 
 def call(world: World, party: str, interface: str, variant: str = "honest", target: int = 0):
-    """A corrupted party's call, mined at once in a block of its own."""
-    known = set(world.seen)
-    world.apply(
-        {
-            "op": "call",
-            "party": party,
-            "interface": interface,
-            "sid": 0,
-            "variant": variant,
-            "target": target,
-        }
-    )
-    mine = [tx.tx_id for tx in world.chain.mempool if tx.tx_id not in known]
-    world.apply({"op": "mine", "gap": 1, "include": mine})
+    world.call_now(party, interface, variant, target)
 
 
 def corrupt(world: World, party: str, at: str = "now") -> None:

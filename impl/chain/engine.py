@@ -23,7 +23,7 @@ from eth_account import Account
 from web3 import HTTPProvider, Web3
 
 from hyperx.impl.chain.compile import SETTINGS, compile_contract, read_source
-from hyperx.spec.chain import CONTRACT_ADDRESS, Block, Blockchain, Receipt, Transaction
+from hyperx.spec.chain import CONTRACT_ADDRESS, Blockchain, Receipt, Transaction
 from hyperx.spec.contract import Event
 from hyperx.spec.schedule import World, party_secret
 
@@ -243,19 +243,11 @@ class EvmChain(Blockchain):
             return self.backend.balance(self.backend.address)
         return self.backend.balance(address) + self.gas_paid.get(address, 0)
 
-    def mine(self, timestamp: int | None = None, include: list[int] | None = None) -> Block:
-        timestamp = self.now + 1 if timestamp is None else timestamp
-        # Verify time moves forward
-        assert timestamp > self.now, "hyperx: block timestamps must increase"
-        by_id = {tx.tx_id: tx for tx in self.mempool}
-        chosen = (
-            [by_id[i] for i in include if i in by_id] if include is not None else list(self.mempool)
-        )
-        chosen_ids = {tx.tx_id for tx in chosen}
-        self.mempool = [tx for tx in self.mempool if tx.tx_id not in chosen_ids]
-        number = self.height + 1
+    def _execute_block(
+        self, txs: list[Transaction], number: int, timestamp: int
+    ) -> tuple[Receipt, ...]:
         receipts = []
-        for tx, executed in zip(chosen, self.backend.execute_block(timestamp, chosen), strict=True):
+        for tx, executed in zip(txs, self.backend.execute_block(timestamp, txs), strict=True):
             self.gas_paid[tx.sender] = self.gas_paid.get(tx.sender, 0) + executed.gas_cost_wei
             receipts.append(
                 Receipt(
@@ -268,10 +260,7 @@ class EvmChain(Blockchain):
                     executed.return_value,
                 )
             )
-        block = Block(number, timestamp, tuple(receipts))
-        self.blocks.append(block)
-        self._finalized = self.final_height
-        return block
+        return tuple(receipts)
 
     def reorg(self, depth: int, *, requeue: bool = True):
         raise NotImplementedError("reorganisations are not replayed on an EVM engine")
