@@ -1,17 +1,26 @@
-"""The `hyperx` command: verify, contract, bench, session, collector, provider.
+"""The `hyperx` command: verify, contract, bench, session, collector, provider, market.
 
 A thin entry point: each command group lives in the layer it drives and is imported
 only when it runs, so `hyperx --help` does not load JAX or web3. A group whose
 optional dependencies are not installed (e.g. `hyperx[chain]`) says which extra to
 install instead of failing with a traceback.
+
+`main` ends every failure the same way (`hyperx.impl.errors`): one `error:` line and
+exit code 2 for bad input (a usage error included), 1 for a failure while running;
+an unexpected exception is a bug, reported in one line too (HYPERX_TRACEBACK=1 shows
+the traceback).
 """
 
 import importlib
+import os
+import sys
 from dataclasses import dataclass
 
 import typer
-from rich.console import Console
 from typer.core import TyperGroup
+from typer.exceptions import Abort, TyperException
+
+from hyperx.impl.errors import FAILURE_EXIT, write_error
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,9 @@ COMMANDS = {
     ),
     "provider": Mount(
         "hyperx.impl.clients.cli", "provider_app", "chain,eval", "Run a provider alone."
+    ),
+    "market": Mount(
+        "hyperx.impl.clients.cli", "market_app", "chain,eval", "Watch a deployed market."
     ),
 }
 BENCHMARKS = {
@@ -68,11 +80,11 @@ def _load(name: str, mount: Mount):
 
 def _missing(name: str, mount: Mount, error: ImportError):
     def explain() -> None:
-        Console(stderr=True).print(
-            f"[red]error:[/] `{name}` needs the optional dependencies hyperx[{mount.extra}] "
+        write_error(
+            f"`{name}` needs the optional dependencies hyperx[{mount.extra}] "
             f"(missing: {error.name}); install them with: pip install 'hyperx[{mount.extra}]'"
         )
-        raise typer.Exit(2)
+        raise typer.Exit(FAILURE_EXIT)
 
     return explain
 
@@ -117,8 +129,39 @@ bench_app = typer.Typer(
 app.add_typer(bench_app, name="bench")
 
 
+def run(argv: list[str] | None = None) -> int:
+    """Run one `hyperx` command line (default: this process's arguments); its exit code."""
+    try:
+        result = app(args=argv, prog_name="hyperx", standalone_mode=False)
+    except TyperException as error:  # click's, as typer vendors it: usage errors first of all
+        if type(error).__name__ == "NoArgsIsHelpError":  # a bare group: its help
+            error.show()
+            return error.exit_code
+        context = getattr(error, "ctx", None)
+        where = f" (see {context.command_path} --help)" if context is not None else ""
+        write_error(error.format_message().rstrip(".") + where)
+        return error.exit_code
+    except Abort:
+        write_error("aborted")
+        return FAILURE_EXIT
+    except KeyboardInterrupt:
+        write_error("interrupted")
+        return 130
+    except SystemExit as leaving:  # a command that reported its own error line
+        return leaving.code if isinstance(leaving.code, int) else FAILURE_EXIT
+    except Exception as error:  # a bug: still one line; the traceback on request
+        if os.environ.get("HYPERX_TRACEBACK"):
+            raise
+        write_error(
+            f"internal error, {type(error).__name__}: {error} "
+            "(a bug: HYPERX_TRACEBACK=1 shows where, please report it)"
+        )
+        return FAILURE_EXIT
+    return result if isinstance(result, int) else 0
+
+
 def main() -> None:
-    app()
+    sys.exit(run())
 
 
 if __name__ == "__main__":

@@ -100,7 +100,7 @@ Assumptions, and what the design still cannot prevent:
   sample (drawn after the commitment) stands for the rest, as in the paper.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import IntEnum
 
 from . import secp256k1
@@ -182,6 +182,16 @@ class Session:
 @dataclass
 class MarketState:
     sessions: list[Session] = field(default_factory=list)
+
+    def __deepcopy__(self, memo) -> "MarketState":
+        """A copy F_BC keeps per block (a reorg restores it): every session and profile
+        copied, their immutable parts (the config, bytes, ints) shared."""
+        return MarketState(
+            [
+                replace(session, profiles={p: replace(f) for p, f in session.profiles.items()})
+                for session in self.sessions
+            ]
+        )
 
 
 @dataclass(frozen=True)

@@ -20,13 +20,16 @@ node at height k is a right child.
 """
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 from Crypto.Hash import keccak
 
 from .config import ZERO_HASH
 
 
+@lru_cache(maxsize=1 << 16)
 def keccak256(data: bytes) -> bytes:
+    """keccak256, memoised: the verifier hashes the same leaves and words again and again."""
     return keccak.new(digest_bits=256, data=data).digest()
 
 
@@ -40,11 +43,11 @@ def get_merkle_depth(n_leaves: int) -> int:
 
 
 def _levels(leaves: Sequence[bytes]) -> list[list[bytes]]:
-    level = list(leaves) + [ZERO_HASH] * (2 ** get_merkle_depth(len(leaves)) - len(leaves))
-    levels = [level]
-    while len(level) > 1:
-        level = [keccak256(level[i] + level[i + 1]) for i in range(0, len(level), 2)]
-        levels.append(level)
+    depth = get_merkle_depth(len(leaves))
+    levels = [list(leaves) + [ZERO_HASH] * (2**depth - len(leaves))]
+    for _ in range(depth):
+        level = levels[-1]
+        levels.append([keccak256(level[i] + level[i + 1]) for i in range(0, len(level), 2)])
     return levels
 
 

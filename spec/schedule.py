@@ -15,6 +15,10 @@ A schedule is a list of plain JSON instructions (`"op"` names the kind):
                  back to the mempool (requeue) or are lost
   corrupt        a party (C, P0, P1, ...) is handed to the adversary, now or at the
                  first final event of a given name (see CORRUPTION_POINTS)
+  deviate        the same, and at that moment the party makes one call (interface,
+                 variant, target as for `call`): a Byzantine party's planned move;
+                 party P* is whichever provider the triggering event names (the
+                 candidate at SetCandidate, the optimal provider at SetOptimal)
   copy           a corrupted party (as; X included) re-sends a transaction ever
                  broadcast, by anyone, as its own: front-running, impersonation and
                  replay in one
@@ -52,9 +56,9 @@ an honest party could then be penalised.
 
 from dataclasses import dataclass
 
-from . import contract
+from . import contract, parties
 from .chain import Blockchain, Transaction
-from .config import BPS, MASTER_KEY_SLOT, MAX_PERIOD_S, MAX_SHARDS, ZERO_HASH
+from .config import BPS, MASTER_KEY_SLOT, MAX_PERIOD_S, MAX_SHARDS, MIN_PERIOD_S, ZERO_HASH
 from .contract import Address
 from .datastore import Datastore
 from .ideal import (
@@ -78,12 +82,9 @@ from .parties import (
     PENDING,
     REVIEWED,
     REVIEWING,
-    Collector,
     Party,
-    Provider,
     Task,
     compute_sample_size,
-    prepare_holding,
 )
 from .sealing import (
     compute_shard_key,
@@ -95,7 +96,7 @@ from .sealing import (
     seal_features,
     seal_master_key,
 )
-from .secp256k1 import compute_public_key, derive_secret
+from .secp256k1 import compute_public_address, compute_public_key, derive_secret
 from .simulator import Simulator
 
 FINALITY_DEPTH = 2
@@ -108,6 +109,7 @@ HOP_BOUND_S = (FINALITY_DEPTH + DELTA_BLOCKS + 1) * (1 + MAX_DISRUPTIONS) * MAX_
 PERIOD_S = 300  # cf_review_s and cf_claim_s: longer than one hop
 EVALUATION_SLACK_S = 2 * HOP_BOUND_S  # sample + features after a registration
 OUTSIDER = "X"
+ANY_PROVIDER = "P*"  # in corrupt and deviate: the provider the triggering event names
 MAX_JOIN_SHARDS = 4_096
 GENESIS_TIME = 1_700_000_000
 COLLECTOR_FUNDS = 10**9
@@ -152,6 +154,7 @@ _FIELDS = {
     "drop": {"tx": int},
     "reorg": {"depth": int, "requeue": bool},
     "corrupt": {"party": str, "at": str},
+    "deviate": {"party": str, "at": str, "interface": str, "variant": str, "target": int},
     "copy": {"tx": int, "as": str},
     "call": {"party": str, "interface": str, "sid": int, "variant": str, "target": int},
     "store": {"party": str, "sid": int, "which": str},
@@ -172,12 +175,12 @@ def validate_instruction(instruction) -> dict:
             raise ValueError(f"{op}: field {name!r} must be {kind.__name__}, got {value!r}")
     if op == "mine" and not all(isinstance(i, int) for i in instruction["include"]):
         raise ValueError(f"mine: include must list transaction ids, got {instruction['include']!r}")
-    if op == "corrupt" and instruction["at"] not in CORRUPTION_POINTS:
-        raise ValueError(f"corrupt: at must be one of {CORRUPTION_POINTS}")
-    if op == "call" and instruction["interface"] not in INTERFACE_NAMES:
-        raise ValueError(f"call: unknown interface {instruction['interface']!r}")
-    if op == "call" and instruction["variant"] not in VARIANTS:
-        raise ValueError(f"call: variant must be one of {VARIANTS}")
+    if op in ("corrupt", "deviate") and instruction["at"] not in CORRUPTION_POINTS:
+        raise ValueError(f"{op}: at must be one of {CORRUPTION_POINTS}")
+    if op in ("call", "deviate") and instruction["interface"] not in INTERFACE_NAMES:
+        raise ValueError(f"{op}: unknown interface {instruction['interface']!r}")
+    if op in ("call", "deviate") and instruction["variant"] not in VARIANTS:
+        raise ValueError(f"{op}: variant must be one of {VARIANTS}")
     if op == "store" and instruction["which"] not in STORE_WHICH:
         raise ValueError(f"store: which must be one of {STORE_WHICH}")
     if op == "reorg_latest" and instruction["event"] not in DEAL_EVENTS:
@@ -196,10 +199,12 @@ def extract_features(extractor_blob: bytes, plaintexts: list[bytes]) -> bytes:
 
 
 def evaluate_features(features: bytes) -> int:
-    """The collector's evaluator: mean decoded quality, times 100."""
+    """The collector's evaluator: the mean decoded quality byte, in whole levels (a
+    dataset of quality q scores 100 * q or 100 * (q - 1)), so that scores tie and
+    meet the thresholds (0, 300, 500, 600) exactly, and the edges are exercised."""
     if not features:
         return 0
-    return sum((f - SIGMA) % 256 for f in features) * 100 // len(features)
+    return sum((f - SIGMA) % 256 for f in features) // len(features) // 10 * 100
 
 
 def make_dataset(name: str, sid: int, quality: int, shards: int) -> list[bytes]:
@@ -212,8 +217,14 @@ def make_dataset(name: str, sid: int, quality: int, shards: int) -> list[bytes]:
     return dataset
 
 
+def party_secret(name: str) -> int:
+    """The signing key of a party of the schedules (so the same schedule can run on
+    an EVM, where a transaction needs a key)."""
+    return derive_secret(b"hyperx-party-" + name.encode())
+
+
 def address_of(name: str) -> Address:
-    return "0x" + keccak256(b"hyperx-party-" + name.encode())[:20].hex()
+    return "0x" + compute_public_address(party_secret(name)).hex()
 
 
 @dataclass
@@ -224,12 +235,23 @@ class Observables:
     outcomes: dict[int, tuple]
     collector_reads: frozenset  # (sid, provider name, shard index)
     adversary_reads: frozenset
+    # what the collector holds: shards it kept whose plaintext is the provider's
+    collector_holds: frozenset = frozenset()
 
 
 class World:
-    def __init__(self, contract_module=None, n_providers: int = 3):
-        # Prot_SC: the spec's, or a mutated copy with the same API
+    def __init__(
+        self,
+        contract_module=None,
+        n_providers: int = 3,
+        parties_module=None,
+        with_ideal: bool = True,
+    ):
+        # Prot_SC, Prot_COL and Prot_PRI: the spec's, or mutated copies with the same API
         self.contract_module = contract_module or contract
+        self.parties_module = parties_module or parties
+        # without the ideal world: the real one alone (the economic adversary's use)
+        self.with_ideal = with_ideal
         self.chain = Blockchain(
             finality_depth=FINALITY_DEPTH,
             genesis_time=GENESIS_TIME,
@@ -239,10 +261,13 @@ class World:
         self.names = ["C"] + [f"P{i}" for i in range(n_providers)]
         self.address = {name: address_of(name) for name in self.names}
         self.name_of = {a: n for n, a in self.address.items()}
-        self.collector = Collector(self.address["C"], extract_features, evaluate_features, b"C")
+        roles = self.parties_module
+        self.collector = roles.Collector(
+            self.address["C"], extract_features, evaluate_features, b"C"
+        )
         offer_keys = {self.address["C"]: self.collector.offer_key}
         self.providers = [
-            Provider(
+            roles.Provider(
                 self.address[f"P{i}"], extract_features, offer_keys, f"P{i}".encode(), PERIOD_S
             )
             for i in range(n_providers)
@@ -253,7 +278,7 @@ class World:
         # start: it may call any interface in any role, like a corrupted party
         self.address[OUTSIDER] = address_of(OUTSIDER)
         self.name_of[self.address[OUTSIDER]] = OUTSIDER
-        self.parties[OUTSIDER] = Party(self.address[OUTSIDER])
+        self.parties[OUTSIDER] = roles.Party(self.address[OUTSIDER])
         self.chain.fund(self.address["C"], COLLECTOR_FUNDS)
         for name in self.parties:
             if name != "C":
@@ -271,13 +296,21 @@ class World:
         self.sessions_started = 0
         self.last_jump = 0
         self.final_seen = 0
-        self.corruptions: dict[str, list[str]] = {}  # event name -> parties to corrupt
+        self.urgent: set[int] = set()  # planned adversary moves, mined as promptly as honest ones
+        self.honest_sent: set[int] = set()  # transactions a party sent while honest
+        self.aimed_reorgs: list[dict] = []  # reorg_latest instructions still waiting
+        # event name -> (party to corrupt, the call it then makes or None)
+        self.corruptions: dict[str, list[tuple[str, dict | None]]] = {}
         self.trace: list[dict] = []
 
     # Reading the world
 
     def is_honest(self, name: str) -> bool:
         return not self.parties[name].corrupted
+
+    def is_live_tx(self, tx: Transaction) -> bool:
+        """A transaction liveness gets included: an honest party's, or a planned move."""
+        return self.is_honest_tx(tx) or tx.tx_id in self.urgent
 
     def is_honest_tx(self, tx: Transaction) -> bool:
         return tx.sender in self.name_of and self.is_honest(self.name_of[tx.sender])
@@ -300,21 +333,36 @@ class World:
         return done is not False
 
     def react(self) -> None:
+        self.aimed_reorgs = [ins for ins in self.aimed_reorgs if not self._fire_aimed_reorg(ins)]
+        planned = []  # moves of parties corrupted now, made once their view is current
         for number in range(self.final_seen + 1, self.chain.final_height + 1):
             for receipt in self.chain.blocks[number].receipts:
                 for event in receipt.events if receipt.success else ():
-                    for name in self.corruptions.pop(event.name, []):
+                    for name, move in self.corruptions.pop(event.name, []):
+                        if name == ANY_PROVIDER:  # whichever provider the event names
+                            name = self.name_of.get(event.args.get("pid"), "")
+                            if name not in self.parties or name in ("C", OUTSIDER):
+                                continue
+                            move = None if move is None else {**move, "party": name}
                         self._corrupt(name)
+                        if move is not None:
+                            planned.append(move)
         self.final_seen = self.chain.final_height
         for party in self.parties.values():
             party.on_block(self.chain, self.datastore)
+        for move in planned:  # the adversary sees its planned move mined like an honest one
+            known = set(tx.tx_id for tx in self.chain.mempool)
+            self._op_call(move)
+            self.urgent.update(tx.tx_id for tx in self.chain.mempool if tx.tx_id not in known)
         for tx in self.chain.mempool:
             if tx.tx_id not in self.seen:
                 self.seen[tx.tx_id] = tx
                 self.first_seen[tx.tx_id] = self.chain.height
                 if self.is_honest_tx(tx):
+                    self.honest_sent.add(tx.tx_id)
                     self._register_delivery(tx, True)
-        self.simulator.observe(self.chain, self.datastore)
+        if self.with_ideal:
+            self.simulator.observe(self.chain, self.datastore)
 
     def _register_delivery(self, tx: Transaction, keys_good: bool) -> None:
         """Tell the simulator how a review or a claim was built (honest parties
@@ -355,7 +403,7 @@ class World:
         if view.config["cf_shards"] > MAX_JOIN_SHARDS:
             return False  # datasets this large are not part of these schedules
         dataset = make_dataset(name, ins["sid"], ins["quality"], view.config["cf_shards"])
-        self.simulator.on_join(ins["sid"], self.address[name], dataset)
+        self.simulator.on_join(ins["sid"], self.address[name], dataset, self.chain.now)
         self.parties[name].join(ins["sid"], dataset)
 
     def _op_mine(self, ins: dict):
@@ -364,8 +412,7 @@ class World:
         overdue = [
             tx.tx_id
             for tx in self.chain.mempool
-            if self.is_honest_tx(tx)
-            and self.chain.height - self.first_seen[tx.tx_id] >= DELTA_BLOCKS
+            if self.is_live_tx(tx) and self.chain.height - self.first_seen[tx.tx_id] >= DELTA_BLOCKS
         ]
         include += [i for i in overdue if i not in include]
         self.chain.mine(self.chain.now + max(1, min(MAX_GAP_S, ins["gap"])), include=include)
@@ -399,7 +446,15 @@ class World:
         self.chain.reorg(depth, requeue=ins["requeue"])
 
     def _op_reorg_latest(self, ins: dict):
-        """Aim a reorganisation at the latest successful call of a deal-phase interface."""
+        """Aim a reorganisation at the latest successful call of a deal-phase
+        interface: now, if a block not yet final holds one; else as soon as one is
+        mined (the instruction stays armed until then)."""
+        if self.disruptions >= MAX_DISRUPTIONS:
+            return False
+        if not self._fire_aimed_reorg(ins):
+            self.aimed_reorgs.append(ins)
+
+    def _fire_aimed_reorg(self, ins: dict) -> bool:
         chain = self.chain
         blocks = [
             b.number
@@ -410,6 +465,7 @@ class World:
             return False
         self.disruptions += 1
         chain.reorg(chain.height - blocks[-1] + 1, requeue=ins["requeue"])
+        return True
 
     def _op_store(self, ins: dict):
         """A corrupted provider publishes encrypted shards it had withheld."""
@@ -424,14 +480,27 @@ class World:
             key = holding.shard_keys[index]
             self.datastore.store(encrypt_shard(key, index, holding.plaintexts[index]))
 
-    def _op_corrupt(self, ins: dict):
+    def _op_corrupt(self, ins: dict, move: dict | None = None):
         name = ins["party"]
+        if name == ANY_PROVIDER and ins["at"] != "now":
+            self.corruptions.setdefault(ins["at"], []).append((name, move))
+            return None
         if name not in self.parties or not self.is_honest(name):
             return False
         if ins["at"] != "now":
-            self.corruptions.setdefault(ins["at"], []).append(name)
+            self.corruptions.setdefault(ins["at"], []).append((name, move))
             return None
         self._corrupt(name)
+        if move is not None:
+            self._op_call(move)
+
+    def _op_deviate(self, ins: dict):
+        move = {
+            "op": "call",
+            "sid": 0,
+            **{k: ins[k] for k in ("party", "interface", "variant", "target")},
+        }
+        return self._op_corrupt(ins, move)
 
     def _corrupt(self, name: str) -> None:
         party = self.parties[name]
@@ -461,6 +530,34 @@ class World:
         tx = self.chain.submit(self.address[name], value, interface, *args)
         self._register_delivery(tx, ins["variant"] == "honest")
 
+    # Driving by hand (tests, the economic adversary)
+
+    def mine_until(self, predicate, limit: int = 400) -> None:
+        """Mine one block at a time, everything pending, until `predicate(self)`."""
+        for _ in range(limit):
+            if predicate(self):
+                return
+            self.apply({"op": "mine", "gap": 5, "include": [tx.tx_id for tx in self.chain.mempool]})
+        raise AssertionError("hyperx: the world never reached the awaited state")
+
+    def call_now(
+        self, party: str, interface: str, variant: str = "honest", target: int = 0, sid: int = 0
+    ) -> None:
+        """A corrupted party's call, mined at once in a block of its own."""
+        known = set(self.seen)
+        self.apply(
+            {
+                "op": "call",
+                "party": party,
+                "interface": interface,
+                "sid": sid,
+                "variant": variant,
+                "target": target,
+            }
+        )
+        mine = [tx.tx_id for tx in self.chain.mempool if tx.tx_id not in known]
+        self.apply({"op": "mine", "gap": 1, "include": mine})
+
     # Time, fairly
 
     def wakeups(self) -> list[int]:
@@ -473,7 +570,7 @@ class World:
         """A block the environment owes the honest parties: their pending
         transactions (or, at the end of a jump in time, everything pending)."""
         include = (
-            None if everything else [tx.tx_id for tx in self.chain.mempool if self.is_honest_tx(tx)]
+            None if everything else [tx.tx_id for tx in self.chain.mempool if self.is_live_tx(tx)]
         )
         self.chain.mine(max(timestamp, self.chain.now + 1), include=include)
         self.react()
@@ -488,7 +585,7 @@ class World:
         recent = chain.blocks[-FINALITY_DEPTH:]
         final_time = chain.blocks[chain.final_height].timestamp
         return (
-            not any(self.is_honest_tx(tx) for tx in chain.mempool)
+            not any(self.is_live_tx(tx) for tx in chain.mempool)
             and not any(b.receipts for b in recent)
             and chain.final_height >= self.last_jump
             and not any(final_time < wakeup <= chain.now for wakeup in self.wakeups())
@@ -517,7 +614,8 @@ class World:
         self._adversary_claims(everything=True)
         self._fair_block(self.chain.now + 1, everything=True)
         self.settle()
-        self.ideal.finish()
+        if self.with_ideal:
+            self.ideal.finish()
 
     def _adversary_claims(self, everything: bool = False) -> None:
         """The adversary takes whatever the contract pays its corrupted parties, as
@@ -586,6 +684,8 @@ class World:
         known = set()  # (sid, provider address, index, shard key)
         for tx in self.seen.values():
             args, name = tx.call.args, tx.call.name
+            if not args or args[0] < 0:
+                continue  # a probe of a session that cannot exist
             if name == "submit_review" and len(args) == 7:
                 sid, indices, _, _, _, ephemeral, sealed = args
                 for secret in review_secrets:
@@ -609,6 +709,18 @@ class World:
                 reads.add((sid, self.name_of[pid], index))
         return reads
 
+    def collector_holdings(self) -> set[tuple[int, str, int]]:
+        """(sid, provider, index) of every shard the collector kept whose plaintext is
+        the one the provider committed."""
+        holdings = set()
+        for (sid, pid), acquired in self.collector.acquired.items():
+            provider = next((p for p in self.providers if p.address == pid), None)
+            holding = None if provider is None else provider.holdings.get(sid)
+            for index, plain in acquired.plaintexts.items():
+                if holding is not None and holding.plaintexts[index] == plain:
+                    holdings.add((sid, self.name_of[pid], index))
+        return holdings
+
     def observables(self) -> tuple[Observables, Observables]:
         """(real, ideal), after `finish`."""
         honest = [n for n in self.names if self.is_honest(n)]
@@ -622,6 +734,7 @@ class World:
             {sid: classify(view, self.name_of) for sid, view in self.views().items()},
             frozenset(real_collector),
             frozenset(self.readable(adversary_secrets)),
+            frozenset(self.collector_holdings()),
         )
         ideal_leaks = {(sid, self.name_of[pid], i) for sid, pid, i in self.ideal.leaks}
         ideal = Observables(
@@ -659,11 +772,11 @@ def build_adversary_call(world: World, party: Party, ins: dict):
     wrong = variant == "wrong"
     view = party.sessions.get(sid)
     target = world.address[f"P{ins['target'] % len(world.providers)}"]
-    junk = keccak256(b"junk" + repr(ins).encode())
     point = world.junk_point
     if interface == "create_session":
-        return _build_create_session(world, ins, junk)
+        return _build_create_session(world, ins, _junk(ins))
     if view is None:  # a session it has not seen (or that does not exist): probe it
+        junk = _junk(ins)
         return (
             0,
             interface,
@@ -683,12 +796,11 @@ def build_adversary_call(world: World, party: Party, ins: dict):
         )
     config = view.config
     if interface == "registration":
-        return _build_registration(world, party, ins, view, junk)
+        return _build_registration(world, party, ins, view, _junk(ins))
     if interface == "sample_data":
         size = compute_sample_size(config["cf_shards"], config["cf_pct_bps"])
-        indices = (
-            party.sample_indices(sid, target) if isinstance(party, Collector) else list(range(size))
-        )
+        is_collector = isinstance(party, world.parties_module.Collector)
+        indices = party.sample_indices(sid, target) if is_collector else list(range(size))
         if wrong:  # too many, none, not ascending, or out of range
             indices = [
                 list(range(min(config["cf_shards"], size + 1))),
@@ -698,14 +810,14 @@ def build_adversary_call(world: World, party: Party, ins: dict):
             ][ins["target"] % 4]
         return 0, interface, (sid, target, indices)
     if interface == "set_candidate":
-        key = point[:-1] if wrong else compute_public_key(world.collector.review_secret(sid))
-        return 0, interface, (sid, target, key)
+        key = compute_public_key(_review_secret_of(world, party, sid))
+        return 0, interface, (sid, target, key[:-1] if wrong else key)
     if interface == "set_optimal":
         return 0, interface, (sid, target)
     if interface in ("claim_deposit", "claim_refund"):
         return 0, interface, (sid,)
     if interface in ("dispute_review", "dispute_claim"):
-        return _build_dispute(world, ins, view, target)
+        return _build_dispute(world, party, ins, view, target)
     # The provider's data-bearing calls need its own holding and sample
     holding = getattr(party, "holdings", {}).get(sid)
     sample = view.samples.get(party.address)
@@ -716,15 +828,21 @@ def build_adversary_call(world: World, party: Party, ins: dict):
     if interface == "submit_review":
         args = list(party.build_review(sid))
         if wrong and ins["target"] % 2:  # a leaf that does not open the root
-            args[3] = [junk] + args[3][1:]
+            args[3] = [_junk(ins)] + args[3][1:]
         elif wrong:  # one sealed key that is not the committed one
-            args[6] = [junk] + args[6][1:]
+            args[6] = [_junk(ins)] + args[6][1:]
         return 0, interface, tuple(args)
     # claim_reward: the master key, or another key sealed in its place
     if not wrong:
         return 0, interface, party.build_claim(sid)
+    junk = _junk(ins)
     ephemeral, sealed = seal_master_key(view.review_key, junk, sid, draw_ephemeral(junk))
     return 0, interface, (sid, ephemeral, sealed)
+
+
+def _junk(ins: dict) -> bytes:
+    """A 32-byte word no honest party uses, fixed by the instruction."""
+    return keccak256(b"junk" + repr(ins).encode())
 
 
 def _build_registration(world: World, party: Party, ins: dict, view, junk: bytes):
@@ -732,12 +850,12 @@ def _build_registration(world: World, party: Party, ins: dict, view, junk: bytes
     not stored), or, for a party with no data, junk; "wrong" breaks one rule."""
     sid, n = ins["sid"], view.config["cf_shards"]
     root, manifest = junk, keccak256(junk)
-    if isinstance(party, Provider):
+    if isinstance(party, world.parties_module.Provider):
         if sid not in party.joins:
             party.joins[sid] = make_dataset(world.name_of[party.address], sid, 5, n)
         if sid not in party.holdings:
             stored = set() if ins["variant"] == "withhold" else None
-            party.holdings[sid] = prepare_holding(
+            party.holdings[sid] = world.parties_module.prepare_holding(
                 world.datastore, party.joins[sid], party._derive(b"master", sid), stored
             )
         holding = party.holdings[sid]
@@ -763,7 +881,8 @@ def _build_features(world: World, party: Party, ins: dict, view, holding, sample
         features = None
         sealed = keccak256(b"junk features" + repr(ins).encode()) * 2
     else:
-        blob = world.datastore.get(view.config["adr_theta"])
+        adr_theta = view.config["adr_theta"]
+        blob = world.datastore.get(adr_theta) if world.datastore.has(adr_theta) else b"\x00"
         if ins["variant"] == "other" or holding is None or sample is None:
             better = make_dataset("other", sid, 9, size)
             features = extract_features(blob, better)
@@ -778,11 +897,22 @@ def _build_features(world: World, party: Party, ins: dict, view, holding, sample
     return 0, "submit_features", (sid, adr)
 
 
-def _build_dispute(world: World, ins: dict, view, target: str):
+def _review_secret_of(world: World, party: Party, sid: int) -> int:
+    """The review-key secret a corrupted party knows for a session: the collector's
+    own, or, for anyone else, one of its own making."""
+    if party is world.collector:
+        return world.collector.review_secret(sid)
+    return derive_secret(b"adversary-review" + party.address.encode() + repr(sid).encode())
+
+
+def _build_dispute(world: World, party: Party, ins: dict, view, target: str):
     """A dispute as a collector would file it, against the session's review or
     claim ("wrong": with a secret that is not the review key's)."""
     sid = ins["sid"]
-    secret = world.collector.review_secret(sid) + (ins["variant"] == "wrong")
+    wrong_secret = ins["variant"] == "wrong" and not (
+        ins["interface"] == "dispute_claim" and ins["target"] % 2
+    )
+    secret = _review_secret_of(world, party, sid) + wrong_secret
     if ins["interface"] == "dispute_review":
         review = view.review or {}
         sealed, hashes = list(review.get("sealed_keys", [])), list(review.get("key_hashes", []))
@@ -794,9 +924,19 @@ def _build_dispute(world: World, ins: dict, view, target: str):
         (p.holdings.get(sid) for p in world.providers if p.address == pid and sid in p.holdings),
         None,
     )
-    index = ins["target"] % view.config["cf_shards"]
+    n = view.config["cf_shards"]
+    index = ins["target"] % n
     if holding is None:
         leaf_args = (index, ZERO_HASH, ZERO_HASH, [])
+    elif ins["variant"] == "wrong" and ins["target"] % 2:
+        # leaf 0 shown at position n, past the last shard: its proof folds like leaf 0's
+        # when n is a power of two, so only the bound on the index refuses it
+        leaf_args = (
+            n,
+            holding.cids[0],
+            holding.key_hashes[0],
+            compute_merkle_proof(holding.leaves, 0),
+        )
     else:
         proof = compute_merkle_proof(holding.leaves, index)
         leaf_args = (index, holding.cids[index], holding.key_hashes[index], proof)
@@ -810,7 +950,7 @@ def _build_dispute(world: World, ins: dict, view, target: str):
 
 # create_session arguments that break one rule of creation, at its boundary
 # (field -> value; "eval_s" is the deadline's distance from the head block)
-_CREATION_BREAKAGES = (
+CREATION_BREAKAGES = (
     {"reward": 0},
     {"value": 999},
     {"pct_bps": 0},
@@ -818,12 +958,14 @@ _CREATION_BREAKAGES = (
     {"shards": 0},
     {"shards": MAX_SHARDS + 1},
     {"shards": 3, "pct_bps": 3_333},  # the sample bound rounds down to zero
-    {"eval_s": 1},  # mined a second later: the deadline is the block's time
+    {"eval_s": MIN_PERIOD_S},  # mined a second later: a second short of a period
     {"eval_s": MAX_PERIOD_S + 2},
     {"review_s": 0},
+    {"review_s": MIN_PERIOD_S - 1},
     {"review_s": MAX_PERIOD_S + 1},
-    {"claim_s": 0},
+    {"claim_s": MIN_PERIOD_S - 1},
     {"claim_s": MAX_PERIOD_S + 1},
+    {"review_s": 1, "claim_s": 1},  # issue 9, attack 2: periods nobody can meet
     {"adr_theta": ZERO_HASH},
 )
 # ...and valid ones at the boundary
@@ -832,7 +974,8 @@ _CREATION_EDGES = (
     {"reward": 1},
     {"shards": 1, "pct_bps": BPS},
     {"shards": MAX_SHARDS},
-    {"review_s": 1, "claim_s": 1},
+    {"review_s": MIN_PERIOD_S, "claim_s": MIN_PERIOD_S},
+    {"eval_s": MIN_PERIOD_S + 1},
     {"eval_s": MAX_PERIOD_S + 1},
     {"pct_bps": BPS},
     {"shards": 4, "pct_bps": 2_500},  # the sample bound is exactly one
@@ -843,7 +986,7 @@ _CREATION_EDGES = (
 def _build_create_session(world: World, ins: dict, adr_theta: bytes):
     """A session any party may open: "honest" at an edge of the rules of
     creation, "wrong" breaking one of them (chosen by the call's target)."""
-    table = _CREATION_BREAKAGES if ins["variant"] == "wrong" else _CREATION_EDGES
+    table = CREATION_BREAKAGES if ins["variant"] == "wrong" else _CREATION_EDGES
     args = {
         "reward": 1_000,
         "pct_bps": 2_500,

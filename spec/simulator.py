@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from .chain import Blockchain, Receipt
 from .contract import Address, Event
 from .datastore import Datastore
-from .ideal import FHyperX
+from .ideal import FHyperX, require
 from .merkle import (
     compute_claim_digest,
     compute_leaf,
@@ -42,6 +42,7 @@ class Simulator:
     corrupt_features: dict = field(default_factory=dict)  # (sid, pid, adr_feature) -> features
     deliveries: dict = field(default_factory=dict)  # (sid, digest) -> its sealed keys are good
     roots: dict = field(default_factory=dict)  # (sid, pid) -> (adr_data_root, adr_manifest)
+    joined: dict = field(default_factory=dict)  # (sid, pid) -> when it was asked to join
     final_seen: int = 0
 
     # Inputs of honest parties, as the dummy parties forward them
@@ -49,8 +50,12 @@ class Simulator:
     def on_task(self, adr_theta: bytes, task: Task) -> None:
         self.tasks[adr_theta] = task
 
-    def on_join(self, sid: int, pid: Address, dataset: list[bytes]) -> None:
+    def on_join(self, sid: int, pid: Address, dataset: list[bytes], now: int = 0) -> None:
+        """An honest provider is asked to join: F_HyperX takes its dataset, and it
+        must be registered if it was asked in time (`joined`, checked at the end of
+        the evaluation)."""
         self.datasets.setdefault((sid, pid), list(dataset))
+        self.joined.setdefault((sid, pid), now)
 
     def on_corrupt(self, party: Address) -> None:
         self.ideal.corrupt(party)
@@ -100,7 +105,22 @@ class Simulator:
                         if not self.ideal.is_honest(pid) and self.is_available(datastore, sid, pid)
                     }
                     self.ideal.end_evaluation(sid, block.timestamp, available)
+                    self._check_registered(sid, session)
             self.final_seen = number
+
+    def _check_registered(self, sid: int, session) -> None:
+        """Every honest provider asked in time to join a session of the honest collector
+        is in it (its input reached F_HyperX): a real provider that never registers is
+        a party that fails its user."""
+        for (joined_sid, pid), when in self.joined.items():
+            in_time = (
+                when + self.ideal.evaluation_slack_s <= session.config["cf_evaluation_deadline"]
+            )
+            if joined_sid == sid and in_time and session.threshold is not None:
+                require(
+                    pid in session.providers or not self.ideal.is_honest(pid),
+                    f"session {sid}: honest {pid} was asked to join in time and never registered",
+                )
 
     def _replay(self, datastore: Datastore, receipt: Receipt, event: Event, now: int) -> None:
         ideal, args, sender = self.ideal, event.args, receipt.tx.sender

@@ -30,7 +30,7 @@ def test_a_successful_call_moves_value_into_the_contract():
 
 def test_a_reverted_call_keeps_value_and_state():
     chain = make_chain()
-    chain.submit(PROVIDER, 11, "registration", 0, ROOT, 10)
+    chain.submit(PROVIDER, 11, "registration", 0, ROOT, 10, ROOT)
     (receipt,) = chain.mine().receipts
     assert not receipt.success
     assert receipt.reason == "hyperx: value is not the deposit"
@@ -40,7 +40,7 @@ def test_a_reverted_call_keeps_value_and_state():
 
 def test_the_mempool_is_public_before_inclusion():
     chain = make_chain()
-    tx = chain.submit(PROVIDER, 10, "registration", 0, ROOT, 10)
+    tx = chain.submit(PROVIDER, 10, "registration", 0, ROOT, 10, ROOT)
     assert chain.pending() == [tx]
     chain.mine(include=[])
     assert chain.pending() == [tx]
@@ -50,7 +50,7 @@ def test_the_mempool_is_public_before_inclusion():
 
 def test_events_become_visible_once_final():
     chain = make_chain(depth=2)
-    chain.submit(PROVIDER, 10, "registration", 0, ROOT, 10)
+    chain.submit(PROVIDER, 10, "registration", 0, ROOT, 10, ROOT)
     chain.mine()
     names = [event.name for _, event in chain.events(final_only=True)]
     assert "Registration" not in names
@@ -65,7 +65,7 @@ def test_events_become_visible_once_final():
 @pytest.mark.parametrize("requeue", [True, False])
 def test_a_reorg_drops_non_final_blocks(requeue):
     chain = make_chain(depth=3)
-    tx = chain.submit(PROVIDER, 10, "registration", 0, ROOT, 10)
+    tx = chain.submit(PROVIDER, 10, "registration", 0, ROOT, 10, ROOT)
     chain.mine()
     dropped = chain.reorg(1, requeue=requeue)
     assert dropped == [tx]
@@ -96,3 +96,11 @@ def test_datastore_is_content_addressed_and_immutable():
     assert store.get(key) == b"shard"
     with pytest.raises(AssertionError, match="unknown datastore key"):
         store.get(b"\x00" * 32)
+
+
+def test_rejects_a_transaction_from_address_zero():
+    """No key signs for address 0: F_BC refuses it, so a guard that a pending
+    session's P_opt (still address 0) must pass can never be met by anyone."""
+    chain = Blockchain()
+    with pytest.raises(AssertionError, match="no transaction comes from address 0"):
+        chain.submit("0x" + "00" * 20, 0, "claim_deposit", 0)

@@ -15,7 +15,7 @@ from hyperx.impl.clients.collector import CollectorClient, Terms
 from hyperx.impl.clients.ledger import Account, SpecLedger
 from hyperx.impl.clients.provider import ProviderClient
 from hyperx.impl.clients.session import Loop, load_task
-from hyperx.impl.clients.state import FINAL, StateStore
+from hyperx.impl.clients.state import MINED, StateStore
 from hyperx.impl.datastore import EmbeddedStore
 from hyperx.spec.chain import Blockchain
 from hyperx.spec.config import CHUNK_SIZE
@@ -49,7 +49,7 @@ def test_reward_claimed_in_chunks_when_shards_exceed_chunk_size(tmp_path):
 
     sid = provider.session()
     chunks = [provider.state.intent(f"claim_reward:{sid}:{c}") for c in range(2)]
-    assert [c.status for c in chunks] == [FINAL, FINAL]
+    assert [c.status for c in chunks] == [MINED, MINED]
     assert chunks[0].block_number < chunks[1].block_number
     assert [len(c.args[2]) for c in chunks] == [CHUNK_SIZE, SHARDS - CHUNK_SIZE]
     assert collector.facts()["dataset"] == f"{SHARDS} shards, {SHARDS} entries verified"

@@ -5,7 +5,7 @@ import pytest
 
 from hyperx.impl.clients.daemon import Party
 from hyperx.impl.clients.ledger import Account, SpecLedger
-from hyperx.impl.clients.state import FAILED, FINAL, StateStore
+from hyperx.impl.clients.state import FAILED, MINED, StateStore
 from hyperx.spec.chain import Blockchain
 
 REWARD = 10**18
@@ -71,7 +71,7 @@ def test_event_is_handled_once_across_turns_and_restarts(chain, tmp_path):
     for _ in range(3):
         restarted.step()
     assert restarted.handled_counts() == [1]
-    assert restarted.intent_status("create_session") == FINAL
+    assert restarted.intent_status("create_session") == MINED
     assert len(ledger.blockchain.contract.sessions) == 1
 
 
@@ -87,7 +87,7 @@ def test_events_wait_for_the_confirmation_depth(chain, tmp_path):
     ledger.advance_time(1)
     party.step()
     assert party.handled_counts() == [1]
-    assert party.intent_status("create_session") == FINAL
+    assert party.intent_status("create_session") == MINED
 
 
 def test_reorg_that_drops_a_transaction_is_healed_by_the_resend(chain, tmp_path):
@@ -106,7 +106,7 @@ def test_reorg_that_drops_a_transaction_is_healed_by_the_resend(chain, tmp_path)
     for _ in range(3):
         party.step()
     intent = party.state.intent("create_session")
-    assert intent.status == FINAL and intent.tx_hash != first
+    assert intent.status == MINED and intent.tx_hash != first
     assert len(ledger.blockchain.contract.sessions) == 1
     # what handling the dropped event changed was undone; the re-sent one was handled once
     assert party.state.scope("seen") == {f"{intent.tx_hash}:0": 1}
@@ -119,4 +119,4 @@ def test_rejects_a_call_the_contract_refuses_with_its_reason(chain, tmp_path):
     party.step()
     intent = party.state.intent("bad")
     assert (intent.status, intent.detail) == (FAILED, "hyperx: unknown session")
-    assert intent.attempts == 0
+    assert intent.hashes == []

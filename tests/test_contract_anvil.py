@@ -75,10 +75,10 @@ def anvil_url():
         process.wait(timeout=10)
 
 
-def _deploy_with_cli(url: str) -> dict:
+def _deploy_with_cli(url: str, out: Path) -> dict:
     hyperx = Path(sys.executable).with_name("hyperx")
     result = subprocess.run(
-        [str(hyperx), "contract", "deploy", "--rpc", url, "--json"],
+        [str(hyperx), "contract", "deploy", "--rpc", url, "--out", str(out), "--json"],
         env={**os.environ, "HYPERX_PRIVATE_KEY": DEV_KEYS[0]},
         capture_output=True,
         text=True,
@@ -145,9 +145,12 @@ def test_precompile_on_anvil_agrees_with_the_spec(anvil_url):
         assert got == secp256k1.ecrecover(0, v, r, s), name
 
 
-def test_full_session_on_anvil(anvil_url):
-    deployed = _deploy_with_cli(anvil_url)
+def test_full_session_on_anvil(anvil_url, tmp_path):
+    deployed = _deploy_with_cli(anvil_url, tmp_path / "deployment.json")
     assert deployed["chain_id"] == 31337 and deployed["gas_used"] > 0
+    written = json.loads((tmp_path / "deployment.json").read_text())
+    assert (written["address"], written["chain_id"]) == (deployed["address"], 31337)
+    assert written["block"] == deployed["block"] and written["abi_sha256"]
     collector, optimal, regular = (Account.from_key(k) for k in DEV_KEYS)
     chain = connect_rpc(anvil_url, collector)
     market = Market(chain, deployed["address"])
@@ -218,10 +221,11 @@ def _fees_paid(chain, first_block: int) -> dict[str, int]:
     return fees
 
 
-def test_deploy_cli_reports_a_wrong_url_in_one_line():
+def test_deploy_cli_reports_a_wrong_url_in_one_line(tmp_path):
     hyperx = Path(sys.executable).with_name("hyperx")
+    url = f"http://127.0.0.1:{_free_port()}"
     result = subprocess.run(
-        [str(hyperx), "contract", "deploy", "--rpc", f"http://127.0.0.1:{_free_port()}", "--json"],
+        [str(hyperx), "contract", "deploy", "--rpc", url, "--out", str(tmp_path / "d.json")],
         env={**os.environ, "HYPERX_PRIVATE_KEY": DEV_KEYS[0]},
         capture_output=True,
         text=True,
@@ -232,10 +236,10 @@ def test_deploy_cli_reports_a_wrong_url_in_one_line():
     assert result.stderr.count("\n") == 1
 
 
-def test_deploy_cli_reports_too_little_balance(anvil_url):
+def test_deploy_cli_reports_too_little_balance(anvil_url, tmp_path):
     hyperx = Path(sys.executable).with_name("hyperx")
     result = subprocess.run(
-        [str(hyperx), "contract", "deploy", "--rpc", anvil_url],
+        [str(hyperx), "contract", "deploy", "--rpc", anvil_url, "--out", str(tmp_path / "d.json")],
         env={**os.environ, "HYPERX_PRIVATE_KEY": "0x" + "42" * 32},
         capture_output=True,
         text=True,

@@ -2,25 +2,14 @@
 SetOptimal, ClaimReward and the deposits after the fact; the clients notice, undo
 what those blocks told them, and send their transactions again until the deal closes."""
 
-import pytest
 from eth_account import Account
 
 from hyperx.impl.chain.connection import connect_rpc
 from hyperx.impl.chain.market import Market
-from hyperx.impl.clients.anvil import AnvilNode
 from hyperx.impl.clients.session import RunOptions, build_session
-from hyperx.impl.datastore.node import find_node_bin
 from tests.clients_harness import TINY, make_assessor
 
 TIMEOUT_S = 300
-
-
-@pytest.fixture(scope="module")
-def anvil():
-    if find_node_bin("anvil") is None:
-        pytest.skip("anvil is not installed: run `npm ci --omit=optional --no-audit --no-fund`")
-    with AnvilNode() as node:
-        yield node
 
 
 def test_reorg_that_drops_claim_reward_is_healed_by_the_resend(anvil, tmp_path):
@@ -39,7 +28,7 @@ def test_reorg_that_drops_claim_reward_is_healed_by_the_resend(anvil, tmp_path):
     harness.run(TIMEOUT_S, until=reviewed)
     snapshot = anvil.snapshot()  # the review is in; SetOptimal and ClaimReward are still to come
     harness.run(
-        TIMEOUT_S, until=lambda: provider.intent_status(f"claim_reward:{sid()}:0") == "final"
+        TIMEOUT_S, until=lambda: provider.intent_status(f"claim_reward:{sid()}:0") == "mined"
     )
     dropped = provider.state.intent(f"claim_reward:{sid()}:0").tx_hash
     assert market.get_session(sid())["st_trade"] == 3  # closed
@@ -61,3 +50,45 @@ def test_reorg_that_drops_claim_reward_is_healed_by_the_resend(anvil, tmp_path):
     assert reward_net == options.reward_wei
     assert provider.facts()["deposit_returned"] == options.deposit_wei
     assert market.balance() == 0
+
+
+def test_reorg_two_deep_that_orphans_claim_reward_the_collector_saw(anvil, tmp_path):
+    """The collector acts on ClaimReward one confirmation deep, but stays until it is
+    final (anvil: the `finalized` block, 64 deep): a two-block reorg that orphans it is
+    noticed, what it told the collector is undone, and the re-sent claim is handled."""
+    funder = Account.create()
+    anvil.fund(funder.address, 10**21)
+    chain = connect_rpc(anvil.url, funder)
+    market, _ = Market.deploy(chain, funder)
+    options = RunOptions(
+        **{
+            **TINY.__dict__,
+            "providers": 1,
+            "rpc": anvil.url,
+            "state_dir": tmp_path,
+            "confirmations": 1,
+        }
+    )
+    harness = build_session(options, connection=(chain, market, funder), assessor=make_assessor())
+    collector, (provider,) = harness.collector, harness.providers
+    harness.run(TIMEOUT_S, until=lambda: "dataset" in collector.facts())
+    claim = provider.state.intent(f"claim_reward:{collector.session()}:0")
+    orphaned = f"{claim.tx_hash}:0"
+    assert collector.state.is_handled(orphaned) and not collector.is_settled()
+
+    depth = harness.ledger.head() - claim.block_number + 1
+    assert depth >= 2
+    anvil.reorg(depth)
+    assert harness.ledger.receipt(claim.tx_hash) is None
+    harness.run(TIMEOUT_S)
+
+    resent = provider.state.intent(f"claim_reward:{collector.session()}:0")
+    assert len(resent.hashes) == 2 and resent.tx_hash != claim.tx_hash
+    assert not collector.state.is_handled(orphaned)
+    assert collector.state.is_handled(f"{resent.tx_hash}:0")
+    assert (
+        collector.facts()["dataset"]
+        == f"{options.shards} shards, {len(provider.x)} entries verified"
+    )
+    assert collector.is_settled() and provider.is_settled()
+    assert market.get_session(collector.session())["st_trade"] == 3 and market.balance() == 0

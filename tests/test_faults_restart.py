@@ -11,18 +11,15 @@ import subprocess
 import sys
 import time
 
-import pytest
 from eth_account import Account as EthAccount
 
 from hyperx.impl.chain.connection import connect_rpc
 from hyperx.impl.chain.market import Market
-from hyperx.impl.clients.anvil import AnvilNode
 from hyperx.impl.clients.collector import CollectorClient, Terms
 from hyperx.impl.clients.ledger import Account
 from hyperx.impl.clients.state import StateStore
 from hyperx.impl.clients.web3_ledger import Web3Ledger
 from hyperx.impl.datastore import EmbeddedStore
-from hyperx.impl.datastore.node import find_node_bin
 from hyperx.spec.config import ZERO_HASH
 from tests.clients_harness import make_assessor
 
@@ -35,14 +32,6 @@ KILL_AFTER = (
     if os.environ.get("HYPERX_PROFILE") == "thorough"
     else ("Registration", "SubmitReview")
 )
-
-
-@pytest.fixture(scope="module")
-def anvil():
-    if find_node_bin("anvil") is None:
-        pytest.skip("anvil is not installed: run `npm ci --omit=optional --no-audit --no-fund`")
-    with AnvilNode() as node:
-        yield node
 
 
 class ProviderProcess:
@@ -69,6 +58,7 @@ class ProviderProcess:
             str(sid),
             "--confirmations",
             "0",
+            "--dev",  # anvil: mine the blocks that make its last transactions final
             "--poll-s",
             "0.1",
             "--timeout-s",

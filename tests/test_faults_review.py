@@ -104,7 +104,7 @@ def test_contract_rejects_wrong_keys_at_review(embedded, assessor, tmp_path):
     harness = new_session(embedded, assessor, tmp_path, providers=1)
     (provider,) = harness.providers
     name = lambda: f"submit_review:{provider.session()}"  # noqa: E731
-    harness.run(TIMEOUT_S, until=lambda: provider.intent_status(name()) == "final")
+    harness.run(TIMEOUT_S, until=lambda: provider.intent_status(name()) == "mined")
     intent = provider.state.intent(name())
     before_review = harness.ledger.receipt(intent.tx_hash).block_number - 1
     sid, indices, keys, proofs, sealed = intent.args

@@ -88,7 +88,7 @@ def test_bench_gas_rejects_bad_shard_counts_in_one_line():
     app = typer.Typer()
     app.command()(bench_gas)
     result = CliRunner().invoke(app, ["--shards", "10,5"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # bad input
     assert result.output.strip() == (
         "error: --shards values must lie in [10, 65536] (a 10% sample needs 10), got '10,5'"
     )

@@ -6,9 +6,11 @@ from hyperx.spec.config import BPS
 from hyperx.spec.ideal import (
     ABORTED_AFTER_REVIEW,
     CANDIDATE_FORFEITED,
+    CLAIM_REJECTED,
     DEAL_CLOSED,
     NO_DEAL,
     OPTIMAL_FORFEITED,
+    REVIEW_REJECTED,
     FHyperX,
     SimulationError,
 )
@@ -51,7 +53,7 @@ def make_session(threshold: int = 0) -> FHyperX:
 
 def test_honest_session_closes_with_the_best_provider_and_leaks_its_dataset():
     ideal = make_session()
-    ideal.end_evaluation(0, now=EVALUATION)
+    ideal.end_evaluation(0, now=EVALUATION, available=set())
     ideal.set_candidate(0, C, B, now=EVALUATION + 1)
     ideal.submit_review(0, B, now=EVALUATION + 2)
     assert ideal.leaks == {(0, B, 1), (0, B, 5)}
@@ -88,11 +90,12 @@ def test_post_review_abortion_compensates_the_candidate():
 
 def test_silent_candidate_and_silent_optimal_forfeit_to_the_collector():
     silent_candidate = make_session()
-    silent_candidate.corrupt(B)
+    silent_candidate.corrupt(B)  # its data is all there, so it is still the best
+    silent_candidate.end_evaluation(0, now=EVALUATION, available={B})
     assert silent_candidate.finish()[0].outcome == CANDIDATE_FORFEITED
     assert silent_candidate.balances[C] == 100_000 + DEPOSIT
     silent_optimal = make_session()
-    silent_optimal.end_evaluation(0, now=EVALUATION)
+    silent_optimal.end_evaluation(0, now=EVALUATION, available=set())
     silent_optimal.set_candidate(0, C, B, now=EVALUATION + 1)
     silent_optimal.submit_review(0, B, now=EVALUATION + 2)
     silent_optimal.corrupt(B)
@@ -107,7 +110,7 @@ def test_cheating_features_fail_the_review_of_an_honest_collector():
     ideal.corrupt(A)
     ideal.sessions[0].providers[A].has_features = False
     ideal.submit_features(0, A, bytes([255, 255]), now=31)  # better than its data
-    ideal.end_evaluation(0, now=EVALUATION)
+    ideal.end_evaluation(0, now=EVALUATION, available={A})
     assert ideal.sessions[0].chosen == A
     ideal.set_candidate(0, C, A, now=EVALUATION + 1)
     ideal.submit_review(0, A, now=EVALUATION + 2)
@@ -129,7 +132,7 @@ def test_cheating_features_fail_the_review_of_an_honest_collector():
 )
 def test_rejects_moves_no_ideal_adversary_can_make(move, reason):
     ideal = make_session()
-    ideal.end_evaluation(0, now=EVALUATION)
+    ideal.end_evaluation(0, now=EVALUATION, available=set())
     with pytest.raises(SimulationError, match=reason):
         move(ideal)
 
@@ -141,14 +144,64 @@ def test_rejects_a_sample_above_cf_pct_and_a_review_after_the_deadline():
         ideal.sample(0, C, A, [0, 1, 2], now=20)
     ideal.sample(0, C, A, [0, 1], now=20)
     ideal.submit_features(0, A, None, now=30)
-    ideal.end_evaluation(0, now=EVALUATION)
+    ideal.end_evaluation(0, now=EVALUATION, available=set())
     ideal.set_candidate(0, C, A, now=EVALUATION + 1)
     with pytest.raises(SimulationError, match="review after the deadline"):
         ideal.submit_review(0, A, now=EVALUATION + 1 + REVIEW)
+
+
+def test_the_honest_collector_picks_the_best_available_by_its_own_ranking():
+    """F_HyperX ranks by itself: a corrupted provider whose dataset is not all on
+    F_DS is passed over, however good its features; ties go to the lower address."""
+    ideal = make_session()
+    ideal.corrupt(A)
+    ideal.sessions[0].providers[A].has_features = False
+    ideal.submit_features(0, A, bytes([255, 255]), now=31)
+    ideal.end_evaluation(0, now=EVALUATION, available=set())
+    assert ideal.sessions[0].chosen == B
+    tie = make_session()
+    tie.sessions[0].providers[A].score = tie.sessions[0].providers[B].score
+    tie.end_evaluation(0, now=EVALUATION, available=set())
+    assert tie.sessions[0].chosen == A
+
+
+def test_a_bad_review_is_disputed_and_a_good_one_cannot_be():
+    ideal = make_session()
+    ideal.corrupt(B)
+    ideal.end_evaluation(0, now=EVALUATION, available={B})
+    ideal.set_candidate(0, C, B, now=EVALUATION + 1)
+    ideal.submit_review(0, B, now=EVALUATION + 2, keys_good=False)
+    assert ideal.leaks == set()
+    ideal.dispute_review(0, C, now=EVALUATION + 3)
+    settlement = ideal.finish()[0]
+    assert settlement.outcome == REVIEW_REJECTED and settlement.payouts[B] == 0
+    assert ideal.balances[C] == 100_000 + DEPOSIT
+    good = make_session()
+    good.end_evaluation(0, now=EVALUATION, available=set())
+    good.set_candidate(0, C, B, now=EVALUATION + 1)
+    good.submit_review(0, B, now=EVALUATION + 2, keys_good=False)  # honest: good anyway
+    with pytest.raises(SimulationError, match="a good review was proven wrong"):
+        good.dispute_review(0, C, now=EVALUATION + 3)
+
+
+def test_a_bad_master_key_is_disputed_within_the_window():
+    ideal = make_session()
+    ideal.end_evaluation(0, now=EVALUATION, available=set())
+    ideal.set_candidate(0, C, B, now=EVALUATION + 1)
+    ideal.submit_review(0, B, now=EVALUATION + 2)
+    ideal.set_optimal(0, C, B, now=EVALUATION + 3)
+    ideal.corrupt(B)
+    ideal.claim_reward(0, B, now=EVALUATION + 4, master_good=False)
+    assert ideal.leaks == {(0, B, 1), (0, B, 5)}  # the sample only
+    with pytest.raises(SimulationError, match="dispute after the window"):
+        ideal.dispute_claim(0, C, now=EVALUATION + 4 + REVIEW)
+    ideal.dispute_claim(0, C, now=EVALUATION + 5)
+    settlement = ideal.finish()[0]
+    assert settlement.outcome == CLAIM_REJECTED and settlement.payouts[C] == REWARD + DEPOSIT
 
 
 def test_an_honest_provider_registered_in_time_must_be_evaluated():
     ideal = open_session()
     ideal.provider_participate(0, A, make_dataset(A, 0, 5, SHARDS), now=10)
     with pytest.raises(SimulationError, match="registered in time but was not evaluated"):
-        ideal.end_evaluation(0, now=EVALUATION)
+        ideal.end_evaluation(0, now=EVALUATION, available=set())

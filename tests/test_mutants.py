@@ -1,5 +1,6 @@
-"""Mutants of Prot_SC (`hyperx.verify.mutants`) and the mutation runner: the mutants
-are real, distinct, loadable edits of the spec, and the suite kills them."""
+"""Mutants of the spec (`hyperx.verify.mutants`: contract.py, parties.py, merkle.py)
+and the mutation runner: the mutants are real, distinct, loadable edits of the spec,
+and the suite kills them."""
 
 import ast
 from collections import Counter
@@ -8,7 +9,14 @@ import pytest
 
 import hyperx.spec.contract as spec
 from hyperx.verify import runner
-from hyperx.verify.mutants import EQUIVALENT, generate_mutants, get_mutant, read_spec_source
+from hyperx.verify.mutants import (
+    EQUIVALENT,
+    SPEC_FILES,
+    generate_mutants,
+    get_mutant,
+    get_mutant_ids,
+    read_spec_source,
+)
 from hyperx.verify.runner import PROFILES, VerifyProfile, run_mutant, select_mutants
 
 COLLECTOR = "0x" + "11" * 20
@@ -37,9 +45,59 @@ def test_get_mutant_by_id(mutants):
         get_mutant("guard-nowhere")
 
 
+def test_mutants_of_the_parties_and_the_commitments_join_the_run():
+    ids = get_mutant_ids()
+    for filename in SPEC_FILES[1:]:
+        prefix = filename.removesuffix(".py") + "-"
+        assert sum(mutant_id.startswith(prefix) for mutant_id in ids) >= 5, filename
+    kinds = Counter(m.kind for m in generate_mutants(filename="parties.py"))
+    for kind in ("send", "exit", "return", "bound", "update"):
+        assert kinds[kind] > 0, kind
+
+
+def test_a_parties_mutant_runs_its_parties_and_the_real_contract():
+    from hyperx.spec import parties
+    from hyperx.spec.schedule import World
+
+    bundle = get_mutant("parties-send-end_evaluation-set_candidate").load()
+    assert bundle.contract is spec and bundle.parties is not parties
+    assert bundle.parties.Collector.__module__ != parties.Collector.__module__
+    outcomes = []
+    for roles in (parties, bundle.parties):  # the same honest session, then the mutant's
+        world = World(None, 3, roles, with_ideal=False)
+        world.apply(
+            {
+                "op": "start_session",
+                "reward": 1_000,
+                "deposit": 100,
+                "pct_bps": 2_500,
+                "shards": 4,
+                "evaluation_s": 600,
+                "threshold": 0,
+            }
+        )
+        world.apply({"op": "advance", "seconds": 3})
+        world.apply({"op": "join", "provider": 0, "sid": 0, "quality": 5})
+        world.finish()
+        outcomes.append(world.views()[0].phase)
+    assert outcomes == ["closed", "pending"]  # a collector that never sends SetCandidate
+
+
+def test_a_merkle_mutant_is_seen_by_the_contract_and_the_parties():
+    from hyperx.spec import merkle
+
+    bundle = get_mutant("merkle-bound-is_valid_merkle_proof-op1").load()
+    leaves = [bytes([i]) * 32 for i in range(4)]
+    root, proof = merkle.compute_merkle_root(leaves), merkle.compute_merkle_proof(leaves, 0)
+    # leaf 0 opens at position n = 4 too, once the bound on the index is off by one
+    assert bundle.contract.is_valid_merkle_proof(leaves[0], 4, proof, root, 4)
+    assert not spec.is_valid_merkle_proof(leaves[0], 4, proof, root, 4)
+    assert bundle.parties.compute_merkle_root is not merkle.compute_merkle_root
+
+
 def test_generates_at_least_15_distinct_mutants_that_differ_from_the_spec(mutants):
     original = ast.unparse(ast.parse(read_spec_source()))
-    assert len(mutants) >= 15
+    assert len(mutants) >= 100
     assert len({m.id for m in mutants}) == len(mutants)
     assert len({m.description for m in mutants}) == len(mutants)
     sources = [m.source for m in mutants]
@@ -49,7 +107,7 @@ def test_generates_at_least_15_distinct_mutants_that_differ_from_the_spec(mutant
 
 def test_every_mutant_compiles_into_a_module_with_the_spec_api(mutants):
     for mutant in mutants:
-        module = mutant.load()
+        module = mutant.load().contract
         assert module.__package__ == "hyperx.spec"
         assert module.INTERFACES.keys() == spec.INTERFACES.keys()
         assert module.PAYABLE == spec.PAYABLE
@@ -116,13 +174,15 @@ def get_escrow(session):
 
 
 def test_removed_collector_guard_lets_a_provider_sample(by_id):
-    mutant = by_id["guard-sample_data-caller-is-not-the-collector"].load()
+    mutant = by_id["guard-sample_data-caller-is-not-the-collector"].load().contract
     for module, allowed in ((spec, False), (mutant, True)):
         state = module.MarketState()
         sid = module.process_create_session(
-            state, module.Msg(COLLECTOR, 100, 0), 100, 10, 5_000, 4, 1_000, 100, 100, b"\x01" * 32
+            state, module.Msg(COLLECTOR, 100, 0), 100, 10, 5_000, 4, 1_000, 300, 300, b"\x01" * 32
         )
-        module.process_registration(state, module.Msg(PROVIDER, 10, 1), sid, b"\x02" * 32, 4)
+        module.process_registration(
+            state, module.Msg(PROVIDER, 10, 1), sid, b"\x02" * 32, 4, b"\x03" * 32
+        )
         if allowed:
             module.process_sample_data(state, module.Msg(PROVIDER, 0, 2), sid, PROVIDER, [0])
             assert state.sessions[sid].profiles[PROVIDER].sample_count == 1
@@ -150,10 +210,12 @@ def test_control_passes_on_the_unmutated_spec():
         "guard-sample_data-caller-is-not-the-collector",
         "recipient-claim_deposit-to-collector",
         "flag-claim_deposit-deposit_claimed",
+        "parties-send-handle-claim_reward",
+        "merkle-bound-is_valid_merkle_proof-op0",
     ],
 )
 def test_suite_kills_mutant(by_id, mutant_id):
-    outcome = run_mutant(by_id[mutant_id], SMALL)
+    outcome = run_mutant(get_mutant(mutant_id), SMALL)
     assert outcome.killed, f"{mutant_id} survived the differential check and the refinement"
     assert outcome.id == mutant_id
 
@@ -162,7 +224,7 @@ def test_sample_is_the_same_subset_every_time(mutants):
     sample = select_mutants(20)
     assert len(sample) == 20
     assert sample == select_mutants(20)
-    order = [m.id for m in mutants]
+    order = get_mutant_ids()
     assert sample == sorted(sample, key=order.index)
     assert select_mutants() == order
 

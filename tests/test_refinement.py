@@ -24,16 +24,17 @@ def make_module(**replaced) -> SimpleNamespace:
     return SimpleNamespace(INTERFACES=interfaces, get_escrow=contract.get_escrow)
 
 
-def set_candidate_by_anyone(state, msg, sid, pid):
-    """The collector-only guard of SetCandidate removed."""
+def set_optimal_by_anyone(state, msg, sid, pid):
+    """The collector-only guard of SetOptimal removed (issue 9: it passed the quick
+    profile before the role sweep)."""
     caller, msg.sender = msg.sender, contract.get_session(state, sid).collector
-    contract.process_set_candidate(state, msg, sid, pid)
+    contract.process_set_optimal(state, msg, sid, pid)
     msg.sender = caller
 
 
-def claim_reward_paying_the_collector(state, msg, sid, chunk_index, keys, proof):
-    """ClaimReward with the wrong recipient of the reward."""
-    contract.process_claim_reward(state, msg, sid, chunk_index, keys, proof)
+def claim_deposit_paying_the_collector(state, msg, sid):
+    """ClaimDeposit with the wrong recipient."""
+    contract.process_claim_deposit(state, msg, sid)
     collector = contract.get_session(state, sid).collector
     msg.transfers[:] = [(collector, amount) for _, amount in msg.transfers]
 
@@ -51,6 +52,8 @@ def test_real_world_refines_the_ideal_functionality():
         "candidate_forfeited",
         "optimal_forfeited",
         "aborted_after_review",
+        "review_rejected",
+        "claim_rejected",
     ):
         assert report.outcomes.get(outcome, 0) > 0, report.outcomes
 
@@ -58,13 +61,13 @@ def test_real_world_refines_the_ideal_functionality():
 @pytest.mark.parametrize(
     ("replaced", "symptom"),
     [
-        ({"set_candidate": set_candidate_by_anyone}, "set the candidate|policy refuses it"),
-        ({"claim_reward": claim_reward_paying_the_collector}, "reward transfers"),
+        ({"set_optimal": set_optimal_by_anyone}, "policy refuses it"),
+        ({"claim_deposit": claim_deposit_paying_the_collector}, "ClaimDeposit paid"),
     ],
 )
 def test_refinement_fails_on_a_contract_that_breaks_the_policy(replaced, symptom, tmp_path):
     mutant = make_module(**replaced)
-    report = run_refinement(mutant, schedules=100, min_steps=20, seed=0, shrink=False)
+    report = run_refinement(mutant, schedules=1_000, min_steps=20, seed=0, shrink=False)
     assert report.failures == 1
     assert re.search(symptom, report.message), report.message
     # The failing schedule is data: saved, loaded and replayed, it fails again,
@@ -88,7 +91,7 @@ def test_replay_runs_a_handwritten_schedule():
                 "deposit": 100,
                 "pct_bps": 2500,
                 "shards": 4,
-                "evaluation_s": 200,
+                "evaluation_s": 600,
                 "threshold": 0,
             },
             {"op": "advance", "seconds": 3},
@@ -132,6 +135,18 @@ def test_invalid_trace_file_gets_a_one_line_reason(content, reason, tmp_path):
 def test_invalid_trace_path_names_the_file(tmp_path):
     with pytest.raises(ValueError, match="cannot read trace .*missing.json"):
         load_trace(tmp_path / "missing.json")
+
+
+def test_refinement_fails_on_a_collector_that_picks_the_worst_provider(monkeypatch):
+    """Issue 9: F_HyperX ranks by itself, so a real collector that picks anyone but
+    the best available provider is caught (it once imported the real ranking)."""
+    from hyperx.spec import parties
+
+    ranking = parties.compute_ranking
+    monkeypatch.setattr(parties, "compute_ranking", lambda s, t: ranking(s, t)[::-1])
+    report = run_refinement(schedules=1_000, min_steps=20, seed=0, shrink=False)
+    assert report.failures == 1
+    assert re.search("candidate .*, best ", report.message), report.message
 
 
 def test_invariants_are_named():

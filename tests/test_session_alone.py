@@ -79,6 +79,7 @@ def test_collector_and_providers_as_separate_processes(tmp_path):
                 str(tmp_path / f"p{level}"),
                 "--synthetic",
                 f"mislabel:{level}",
+                *("--min-review-s", "30", "--min-claim-s", "30", "--min-evaluation-s", "10"),
             )
             for key, level in zip(keys[1:], (0, 6), strict=True)
         ]

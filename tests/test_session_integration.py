@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 
 import pytest
 from eth_account import Account
@@ -83,11 +84,13 @@ def test_session_run_on_the_embedded_evm_and_store(tmp_path):
     result = CliRunner().invoke(app, ["session", *args])
     assert result.exit_code == 0, result.output[-2000:]
     check_outcome(json.loads(result.stdout), providers=2)
-    assert list(tmp_path.glob("dataset-session-0.npz"))  # the collector kept the dataset it bought
+    # the collector kept the dataset it bought, encrypted at rest (no zip header in clear)
+    (kept,) = tmp_path.glob("dataset-session-0.npz.sealed")
+    assert not zipfile.is_zipfile(kept)
 
 
 def test_rejects_bad_options_with_one_line():
     result = CliRunner().invoke(app, ["session", "run", "--providers", "0", "--quality", "tiny"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "--providers must be between 1 and 11" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)

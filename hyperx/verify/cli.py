@@ -56,9 +56,28 @@ def verify(
         Path | None,
         typer.Option(metavar="TRACE.json", help="Run one saved schedule instead of fresh ones."),
     ] = None,
+    economics: Annotated[
+        bool,
+        typer.Option(
+            "--economics",
+            help="Instead: play every party's strategies against honest others, on the spec "
+            "and on the contract, and print the payoff table.",
+        ),
+    ] = False,
+    rpc: Annotated[
+        str | None,
+        typer.Option(
+            metavar="URL",
+            help="With --economics: also replay every strategy on this node (a dev chain "
+            "such as anvil: it funds the parties and sets block times).",
+        ),
+    ] = None,
 ) -> None:
     """Run the Z3 proofs and the refinement suite (and, with --mutants, the mutants)."""
     stderr = Console(stderr=True)
+    if economics or rpc is not None:
+        run_economics_command(economics, mutants or replay is not None, rpc, json, stderr)
+        return
     try:
         chosen = get_profile(profile)
         check_options(mutants, replay, sample)
@@ -109,6 +128,63 @@ def verify(
         raise typer.Exit(1)
 
 
+def run_economics_command(
+    economics: bool, other_mode: bool, rpc: str | None, json: bool, stderr: Console
+) -> None:
+    from hyperx.verify.economics import EngineError, get_engines, run_economics
+
+    try:
+        if not economics:
+            raise VerifyInputError("--rpc replays the economics; add --economics")
+        if other_mode:
+            raise VerifyInputError("--economics runs alone; drop --mutants and --replay")
+        engines = get_engines(rpc)
+    except (VerifyInputError, EngineError) as error:
+        stderr.print(f"[red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    report = run_economics(engines)
+    if json:
+        typer.echo(json_lib.dumps(report.to_json()))
+    else:
+        print_economics(report, Console())
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def print_economics(report, console: Console) -> None:
+    from hyperx.verify.economics import ROLES
+
+    table = Table(title="Payoffs: money and data at the session's price (wei), vs honest play")
+    for column in ("strategy", "deviator", "engine", "outcome", *ROLES, "verdict"):
+        table.add_column(column, justify="right" if column in ROLES else "left", overflow="fold")
+    for outcome in report.outcomes:
+        session = outcome.outcome[0][1][0] if outcome.outcome else "no session"
+        verdict = (
+            f"[bold red]{escape('; '.join(outcome.problems))}[/]"
+            if outcome.problems
+            else "[yellow]residual[/]"
+            if outcome.residual
+            else "[green]ok[/]"
+        )
+        cells = [f"{outcome.payoffs[role]:+,}" if outcome.payoffs[role] else "0" for role in ROLES]
+        name = outcome.strategy.name + (
+            f" (attack {outcome.strategy.attack})" if outcome.strategy.attack else ""
+        )
+        table.add_row(
+            name, outcome.strategy.deviator or "-", outcome.engine, session, *cells, verdict
+        )
+    console.print(table)
+    for disagreement in report.disagreements:
+        console.print(f"[bold red]engines disagree:[/] {escape(disagreement)}")
+    residuals = {o.strategy.name: o.residual for o in report.outcomes if o.residual}
+    for name, residual in residuals.items():
+        console.print(
+            f"[yellow]residual[/] {name}: {escape(residual.reason)} (bound {residual.bound:,} wei)"
+        )
+    verdict = "[green]ok[/]" if report.ok else "[bold red]FAILED[/]"
+    console.print(f"{verdict}: {len(report.outcomes)} runs")
+
+
 def print_report(report: VerifyReport, console: Console) -> None:
     if report.proofs:
         proofs = Table(title="Z3 proofs")
@@ -132,6 +208,14 @@ def print_report(report: VerifyReport, console: Console) -> None:
         f"{refinement.seconds:.1f}",
     )
     console.print(summary)
+    if refinement.outcomes:
+        ended = ", ".join(
+            f"{name} {count:,}" for name, count in sorted(refinement.outcomes.items())
+        )
+        console.print(
+            f"Sessions ended: {ended}; role sweep: {refinement.sweep_calls:,} calls",
+            highlight=False,
+        )
 
     if report.mutants is not None:
         print_mutants(report.mutants, console)

@@ -1,10 +1,10 @@
-"""Mutants of Prot_SC (`hyperx.spec.contract`), to show that the proofs and the
-refinement suite bite.
+"""Mutants of the spec (`hyperx.spec.contract`, `hyperx.spec.parties`,
+`hyperx.spec.merkle`), to show that the proofs and the refinement suite bite.
 
-Each mutant is one small `ast` edit of the spec's source, compiled into a fresh
-module with the same API (`INTERFACES`, `MarketState`, `Msg`, ...), so that
-`run_proofs(mutant.load())` and `run_refinement(mutant.load(), ...)` run it in place
-of the real contract. The operators:
+Each mutant is one small `ast` edit of one of these files, compiled into a fresh
+module with the same API, and loaded as a `SpecBundle`: the Prot_SC module and the
+parties module the real world then runs (a mutant of `merkle.py` is seen by both,
+through their imports). The operators:
 
 - `guard`: one `assert` (a `# Verify ...` guard) removed;
 - `bound`: one ordering comparison off by one (`<` <-> `<=`, `>` <-> `>=`), or one
@@ -12,12 +12,20 @@ of the real contract. The operators:
 - `recipient`: one transfer paid to another party;
 - `amount`: one transfer paying one wei more, or one term of a payout omitted
   (the compensation, the forfeited deposit);
-- `promotion`, `flag`, `update`: one write to the session's or a profile's state
-  skipped (a `st_trade` promotion, a `... = True` flag, any other field).
+- `promotion`, `flag`, `update`: one write to the state skipped (a `st_trade`
+  promotion, a `... = True` flag, any other field; in the parties, any field of a
+  party's own bookkeeping);
+- `send` (parties): one transaction a party sends never sent;
+- `exit` (parties): one early `return` or `continue` of a party's logic removed,
+  so it acts where it should not;
+- `return` (parties): one `return True`/`return False` flipped.
 
-Only the code the interfaces run is mutated (the `process_*` functions and what
-they call); observers such as `get_escrow` are left alone, since a mutant there
-changes the checker, not the contract.
+In `contract.py` only the code the interfaces run is mutated (the `process_*`
+functions and what they call); observers such as `get_escrow` are left alone, since
+a mutant there changes the checker, not the contract. In `parties.py`, every method
+of the parties and the module functions they call; in `merkle.py`, every function.
+Mutants of `contract.py` keep their plain ids; the others are prefixed with their
+file (`parties-...`, `merkle-...`).
 
 `EQUIVALENT` lists the mutants that no test can kill, each with the reason; a
 survivor missing from it is a gap in the suite and is reported as such.
@@ -36,6 +44,7 @@ from types import ModuleType
 
 SPEC_PACKAGE = "hyperx.spec"
 SPEC_FILE = "contract.py"
+SPEC_FILES = ("contract.py", "parties.py", "merkle.py")
 
 # Parties a transfer could wrongly pay, as expressions of the transition's scope.
 RECIPIENTS = ("msg.sender", "session.collector", "session.candidate", "session.optimal")
@@ -46,14 +55,6 @@ _FLIPPED = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt}
 # accept/reject, state change and transfers. "Up to the reason" marks the ones where
 # another guard rejects the same calls with another revert string.
 EQUIVALENT = {
-    "recipient-claim_reward-to-optimal": (
-        "claim_reward asserts msg.sender == session.optimal before it pays, "
-        "so paying session.optimal is paying msg.sender"
-    ),
-    "recipient-claim_reward-to-candidate": (
-        "set_optimal asserts pid == session.candidate and the candidate is set once, "
-        "so session.candidate == session.optimal == msg.sender when claim_reward pays"
-    ),
     "recipient-claim_refund-to-collector": (
         "claim_refund asserts msg.sender == session.collector before it pays, "
         "so paying session.collector is paying msg.sender"
@@ -71,40 +72,86 @@ EQUIVALENT = {
         "imply review_submitted, which the next guard rejects (Z3 proof "
         "redundant_guard_submit_review_is_reviewing)"
     ),
-    "guard-claim_reward-session-is-not-reviewed": (
-        "up to the reason: session.optimal is set only with st_trade = REVIEWED; once "
-        "CLOSED, chunks_revealed == get_chunk_count, so is_valid_chunk rejects every "
-        "chunk index the order guard lets through"
-    ),
 }
 
 
 @dataclass(frozen=True)
+class SpecBundle:
+    """What the real world runs: Prot_SC, and the module of Prot_COL and Prot_PRI."""
+
+    contract: ModuleType
+    parties: ModuleType
+
+
+def get_spec_bundle() -> SpecBundle:
+    """The unmutated spec."""
+    from hyperx.spec import contract, parties
+
+    return SpecBundle(contract, parties)
+
+
+@dataclass(frozen=True)
 class Mutant:
-    """One edit of the spec: `load()` gives the mutated module."""
+    """One edit of one file of the spec: `load()` gives the bundle that runs it."""
 
     id: str
     kind: str
+    file: str
     line: int
     function: str
     description: str
-    tree: ast.Module = field(repr=False, compare=False)
+    original: str = field(repr=False, compare=False)  # the file's source
+    site: int = field(repr=False, compare=False)  # the edited node's index in ast.walk order
+    edit: "_Edit" = field(repr=False, compare=False)
+
+    @property
+    def tree(self) -> ast.Module:
+        """The mutated tree, built on demand (parsing every mutant up front is slow)."""
+        tree = ast.parse(self.original)
+        target = next(itertools.islice(ast.walk(tree), self.site, None))
+        self.edit.apply(target, tree)
+        ast.fix_missing_locations(target)
+        return tree
 
     @property
     def source(self) -> str:
         return ast.unparse(self.tree)
 
-    def load(self) -> ModuleType:
-        """Compile the mutated tree into a fresh module of package `hyperx.spec`,
-        so that its relative imports (`.config`, `.merkle`) resolve. The module is
-        registered in `sys.modules` (dataclasses and pickling look it up there)."""
-        name = f"{SPEC_PACKAGE}._mutant_{_identifier(self.id)}"
-        module = ModuleType(name, f"Prot_SC with mutant {self.id}: {self.description}")
-        module.__package__ = SPEC_PACKAGE
-        module.__file__ = f"{SPEC_FILE} [mutant {self.id}]"
-        sys.modules[name] = module
-        exec(compile(self.tree, module.__file__, "exec"), module.__dict__)
-        return module
+    def load(self) -> SpecBundle:
+        """Compile the mutated tree into a fresh module of package `hyperx.spec`, so
+        that its relative imports resolve; a mutant of merkle.py is bound into fresh
+        copies of contract.py and parties.py (they import its functions by name)."""
+        mutated = _compile(self.tree, self.file, self.id)
+        original = get_spec_bundle()
+        if self.file == "contract.py":
+            return SpecBundle(mutated, original.parties)
+        if self.file == "parties.py":
+            return SpecBundle(original.contract, mutated)
+        bound = [
+            _compile(ast.parse(read_spec_source(name)), name, self.id, rebind=mutated)
+            for name in ("contract.py", "parties.py")
+        ]
+        return SpecBundle(*bound)
+
+
+def _compile(tree: ast.Module, filename: str, mutant_id: str, rebind=None) -> ModuleType:
+    """A fresh module of `hyperx.spec` from `tree`, registered in `sys.modules`
+    (dataclasses and pickling look it up there); with `rebind`, every name it
+    imported from merkle.py is replaced by that module's version."""
+    stem = filename.removesuffix(".py")
+    name = f"{SPEC_PACKAGE}._mutant_{_identifier(mutant_id)}_{stem}"
+    module = ModuleType(name, f"{filename} with mutant {mutant_id}")
+    module.__package__ = SPEC_PACKAGE
+    module.__file__ = f"{filename} [mutant {mutant_id}]"
+    sys.modules[name] = module
+    exec(compile(tree, module.__file__, "exec"), module.__dict__)
+    if rebind is not None:
+        from hyperx.spec import merkle
+
+        for attribute, value in list(vars(module).items()):
+            if getattr(merkle, attribute, None) is value and hasattr(rebind, attribute):
+                setattr(module, attribute, getattr(rebind, attribute))
+    return module
 
 
 @dataclass(frozen=True)
@@ -115,56 +162,55 @@ class _Edit:
     apply: Callable[[ast.AST, ast.Module], None]  # edits the node in place
 
 
-def read_spec_source() -> str:
-    return resources.files(SPEC_PACKAGE).joinpath(SPEC_FILE).read_text()
+def read_spec_source(filename: str = SPEC_FILE) -> str:
+    return resources.files(SPEC_PACKAGE).joinpath(filename).read_text()
 
 
-def generate_mutants(source: str | None = None) -> list[Mutant]:
-    """Every mutant of the spec's source (the installed `contract.py` by default),
-    in source order. Ids are stable while the source does not change."""
-    source = read_spec_source() if source is None else source
+def generate_mutants(source: str | None = None, filename: str = SPEC_FILE) -> list[Mutant]:
+    """Every mutant of one spec file's source (the installed file by default), in
+    source order. Ids are stable while the source does not change."""
+    source = read_spec_source(filename) if source is None else source
     original = ast.parse(source)
-    functions = _reachable_functions(original)
     owner, guard_of = {}, {}
-    for function in original.body:
-        if isinstance(function, ast.FunctionDef) and function.name in functions:
-            for node in ast.walk(function):
-                owner[node] = function.name
-                if isinstance(node, ast.Assert):
-                    guard_of.update((inner, _guard_reason(node)) for inner in ast.walk(node))
+    for function in _mutable_functions(original, filename):
+        for statement in function.body:  # a function's own return is no early exit
+            statement._hyperx_last = isinstance(statement, ast.Return)
+        for node in ast.walk(function):
+            owner[node] = function.name
+            if isinstance(node, ast.Assert):
+                guard_of.update((inner, _guard_reason(node)) for inner in ast.walk(node))
     sites = sorted(
         (
             (node.lineno, node.col_offset, index, node, edit)
             for index, node in enumerate(ast.walk(original))
             if node in owner
-            for edit in _edits(node, owner[node])
+            for edit in _edits(node, owner[node], filename)
         ),
         key=lambda site: site[:3],
     )
+    prefix = "" if filename == SPEC_FILE else filename.removesuffix(".py") + "-"
     mutants, seen = [], Counter()
     for line, _, index, node, edit in sites:
-        tree = ast.parse(source)  # a fresh copy: parsing is faster than deepcopy
-        target = next(itertools.islice(ast.walk(tree), index, None))
-        edit.apply(target, tree)
-        ast.fix_missing_locations(target)
         function = owner[node]
         parts = (edit.kind, function.removeprefix("process_"), _slug(guard_of.get(node, "")))
-        mutant_id = "-".join(part for part in (*parts, edit.suffix) if part)
+        mutant_id = prefix + "-".join(part for part in (*parts, edit.suffix) if part)
         seen[mutant_id] += 1
         if seen[mutant_id] > 1:
             mutant_id += f"-{seen[mutant_id]}"
-        description = f"{SPEC_FILE}:{line} {function}: {edit.what}"
-        mutants.append(Mutant(mutant_id, edit.kind, line, function, description, tree))
+        description = f"{filename}:{line} {function}: {edit.what}"
+        mutants.append(
+            Mutant(mutant_id, edit.kind, filename, line, function, description, source, index, edit)
+        )
     return mutants
 
 
 @cache
 def _spec_mutants() -> dict[str, Mutant]:
-    return {mutant.id: mutant for mutant in generate_mutants()}
+    return {m.id: m for filename in SPEC_FILES for m in generate_mutants(filename=filename)}
 
 
 def get_mutant_ids() -> list[str]:
-    """The ids of the installed spec's mutants, in source order."""
+    """The ids of the installed spec's mutants, file by file, in source order."""
     return list(_spec_mutants())
 
 
@@ -172,8 +218,23 @@ def get_mutant(mutant_id: str) -> Mutant:
     """One mutant of the installed spec, by id (generated once per process)."""
     mutants = _spec_mutants()
     if mutant_id not in mutants:
-        raise KeyError(f"no mutant {mutant_id!r} of {SPEC_FILE}")
+        raise KeyError(f"no mutant {mutant_id!r} of {', '.join(SPEC_FILES)}")
     return mutants[mutant_id]
+
+
+def _mutable_functions(tree: ast.Module, filename: str) -> list[ast.FunctionDef]:
+    """contract.py: the transitions and what they call; the others: every function
+    and every method but constructors (a skipped field there only crashes)."""
+    if filename == SPEC_FILE:
+        reachable = _reachable_functions(tree)
+        return [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in reachable]
+    functions = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            functions += [
+                n for n in node.body if isinstance(n, ast.FunctionDef) and n.name != "__init__"
+            ]
+    return functions
 
 
 def _guard_reason(node: ast.Assert) -> str:
@@ -211,7 +272,10 @@ def _reachable_functions(tree: ast.Module) -> set[str]:
     return reached
 
 
-def _edits(node: ast.AST, function: str) -> Iterator[_Edit]:
+def _edits(node: ast.AST, function: str, filename: str = SPEC_FILE) -> Iterator[_Edit]:
+    if filename == "parties.py":
+        yield from _party_edits(node)
+        return
     if isinstance(node, ast.Assert):
         yield _Edit("guard", "", f"guard {_guard_reason(node)!r} removed", _remove_statement)
     elif isinstance(node, ast.Compare):
@@ -224,6 +288,61 @@ def _edits(node: ast.AST, function: str) -> Iterator[_Edit]:
         yield _Edit("amount", f"no-{name}", f"`{ast.unparse(node)}` omitted", _remove_statement)
     elif function.startswith("process_") and isinstance(node, ast.Assign | ast.AugAssign):
         yield from _state_write_edits(node)
+
+
+def _party_edits(node: ast.AST) -> Iterator[_Edit]:
+    """A party that misjudges a bound, never sends a transaction, skips an early
+    exit of its logic, answers a check the other way, or forgets what it noted."""
+    if isinstance(node, ast.Compare):
+        yield from _bound_edits(node)
+    elif isinstance(node, ast.Expr) and _is_send(node.value):
+        what = f"`{ast.unparse(node.value)[:60]}` never sent"
+        yield _Edit("send", _sent_name(node.value), what, _remove_statement)
+    elif isinstance(node, ast.Return | ast.Continue) and not _is_last(node):
+        if isinstance(node, ast.Return) and _is_bool(node.value):
+
+            def flip(node, tree):
+                node.value = ast.Constant(not node.value.value)
+
+            yield _Edit("return", str(not node.value.value).lower(), _rewrite(node, flip), flip)
+        yield _Edit("exit", "", f"early `{ast.unparse(node)}` removed", _remove_statement)
+    elif isinstance(node, ast.Assign | ast.AugAssign):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        written = [e for t in targets for e in (t.elts if isinstance(t, ast.Tuple) else [t])]
+        if all(isinstance(t, ast.Attribute | ast.Subscript) for t in written):
+            what = f"`{ast.unparse(node)[:60]}` skipped"
+            name = "-".join(filter(None, map(_written_name, written)))
+            yield _Edit("update", name, what, _remove_statement)
+
+
+def _is_send(call: ast.AST) -> bool:
+    return (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Attribute)
+        and call.func.attr == "send"
+        and ast.unparse(call.func.value) == "self"
+    )
+
+
+def _sent_name(call: ast.Call) -> str:
+    names = [a.value for a in call.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+    return names[0] if names else ""
+
+
+def _is_bool(value: ast.AST | None) -> bool:
+    return isinstance(value, ast.Constant) and isinstance(value.value, bool)
+
+
+def _is_last(node: ast.AST) -> bool:
+    """Is the statement the last one of a function body (not an early exit)?
+    Set by `_mark_last` on the fresh tree before edits are listed."""
+    return getattr(node, "_hyperx_last", False)
+
+
+def _written_name(target: ast.AST) -> str:
+    while isinstance(target, ast.Subscript):
+        target = target.value
+    return target.attr if isinstance(target, ast.Attribute) else ""
 
 
 def _remove_statement(node: ast.AST, tree: ast.Module) -> None:

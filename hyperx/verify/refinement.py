@@ -20,6 +20,7 @@ others (it paid, so it reads), for an honest provider the adversary's set must
 not exceed the ideal leak.
 """
 
+import copy
 import io
 import json
 import time
@@ -42,30 +43,32 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from hyperx.spec.chain import CONTRACT_ADDRESS
+from hyperx.spec import secp256k1
+from hyperx.spec.chain import CONTRACT_ADDRESS, Call, Transaction
 from hyperx.spec.config import (
     BPS,
+    MASTER_KEY_SLOT,
     MAX_PERIOD_S,
     MAX_SAMPLE,
-    MAX_SEALED_KEY_BYTES,
     MAX_SHARDS,
+    MIN_PERIOD_S,
     ZERO_HASH,
 )
-from hyperx.spec.merkle import (
-    compute_merkle_root,
-    get_chunk_count,
-    is_valid_chunk,
-    is_valid_merkle_proof,
-)
+from hyperx.spec.contract import Msg
+from hyperx.spec.merkle import keccak256
 from hyperx.spec.schedule import (
+    ANY_PROVIDER,
     CORRUPTION_POINTS,
+    DEAL_EVENTS,
     FINALITY_DEPTH,
     INTERFACE_NAMES,
     MAX_DISRUPTIONS,
     MAX_GAP_S,
     OUTSIDER,
+    STORE_WHICH,
     VARIANTS,
     World,
+    build_adversary_call,
     check_trace,
 )
 
@@ -76,6 +79,22 @@ PARTY_NAMES = ["C"] + [f"P{i}" for i in range(N_PROVIDERS)]
 BYZANTINE_PLANS = [("C", "SubmitReview"), ("C", "SetCandidate"), ("C", "SetOptimal")] + [
     (f"P{i}", at) for i in range(N_PROVIDERS) for at in ("SetCandidate", "SetOptimal")
 ]
+# Deviations that need one planned move at the right moment (random calls rarely
+# hit them): junk keys in a review or a claim, disputes of good deliveries, features
+# of other data, a withholding registration
+DEVIATION_PLANS = (
+    [
+        (ANY_PROVIDER, "SetCandidate", "submit_review", "wrong", 0),  # a sealed key not committed
+        (ANY_PROVIDER, "SetOptimal", "claim_reward", "wrong", 0),
+        (ANY_PROVIDER, "SampleData", "submit_features", "other", 0),
+    ]
+    + [(f"P{i}", "now", "registration", "withhold", 0) for i in range(N_PROVIDERS)]
+    + [
+        ("C", "SubmitReview", "dispute_review", "honest", 0),
+        ("C", "ClaimReward", "dispute_claim", "honest", 0),
+        ("C", "ClaimReward", "dispute_claim", "wrong", 1),  # leaf 0 shown past the last shard
+    ]
+)
 MAX_SESSIONS = 2
 MAX_CORRUPTED = 2
 
@@ -87,15 +106,37 @@ INVARIANTS = (
     "and the contract's st_trade agrees",
     "access: every successful call came from the role allowed to make it, before its deadline",
     "sample bound: at most cf_shards * CF_% distinct shards, set once per provider",
-    "single payout: cf_reward paid at most once, only to P_opt, in the transaction "
-    "whose keys complete the commitment",
-    "deposit once: each deposit (with any compensation) claimed at most once, never by "
-    "the forfeiter, for the amount the policy gives",
-    "refund once: the collector's refund paid at most once, after expiry, for the policy's amount",
+    "single payout: cf_reward paid at most once, only to P_opt, only after its master key "
+    "stood through the complaint window",
+    "deposit once: each deposit (with any compensation or reward) claimed at most once, "
+    "never by the forfeiter, for the amount the policy gives",
+    "refund once: the collector's refund paid at most once, after settlement without a "
+    "deal, for the policy's amount",
+    "disputes: a dispute succeeds exactly when the sealed key it names does not open to "
+    "its committed hash, checked here with the review key's secret",
     "policy agreement: a call succeeds exactly when the policy, restated here "
-    "independently of the contract module, allows it (no guard missing, none too strict)",
+    "independently of the spec's modules, allows it (no guard missing, none too strict)",
+    "role sweep: in every state reached, every party's call of every interface against "
+    "every target (a dry run) succeeds exactly when the policy allows it",
+    "honest moves land: an honest party's answer (set_candidate, submit_review, a dispute, "
+    "set_optimal, claim_reward) or pull (claim_deposit, claim_refund) never reverts: it is "
+    "sent only when the party's view of the chain says it is due",
     "no stuck funds: after the last deadline and every honest party's reactions, the "
     "contract owes honest parties nothing",
+)
+# An honest party's moves that must never revert. Registration, sample_data and
+# submit_features may: a provider can join moments before the evaluation ends.
+TIMELY_MOVES = frozenset(
+    {
+        "set_candidate",
+        "submit_review",
+        "dispute_review",
+        "set_optimal",
+        "claim_reward",
+        "dispute_claim",
+        "claim_deposit",
+        "claim_refund",
+    }
 )
 
 
@@ -108,63 +149,132 @@ def check(condition: bool, message: str) -> None:
         raise InvariantViolation(message)
 
 
+# The policy's primitives, restated (not imported from hyperx.spec.merkle or
+# hyperx.spec.sealing, so that a mutant there cannot change the checker too)
+
+
+def _word(value) -> bytes:
+    return value.rjust(32, b"\x00") if isinstance(value, bytes) else value.to_bytes(32, "big")
+
+
+def leaf_opens(cid: bytes, key_hash: bytes, index: int, proof, root: bytes, n: int) -> bool:
+    """Does (cid, key_hash) sit at leaf `index` of the tree of `n` leaves with `root`?"""
+    depth = (n - 1).bit_length() if n > 1 else 0
+    if not (0 <= index < n and len(proof) == depth):
+        return False
+    node, position = keccak256(cid + key_hash), index
+    for sibling in proof:
+        node = keccak256(sibling + node) if position & 1 else keccak256(node + sibling)
+        position >>= 1
+    return node == root
+
+
+def sample_digest(indices) -> bytes:
+    return keccak256(_word(32) + _word(len(indices)) + b"".join(_word(i) for i in indices))
+
+
+def _abi_bytes(data: bytes) -> bytes:
+    return _word(len(data)) + data + b"\x00" * (-len(data) % 32)
+
+
+def _abi_words(items) -> bytes:
+    return _word(len(items)) + b"".join(_word(item) for item in items)
+
+
+def review_digest(ephemeral: bytes, sealed, hashes) -> bytes:
+    tails = [_abi_bytes(ephemeral), _abi_words(sealed), _abi_words(hashes)]
+    heads = [96, 96 + len(tails[0]), 96 + len(tails[0]) + len(tails[1])]
+    return keccak256(b"".join(map(_word, heads)) + b"".join(tails))
+
+
+def claim_digest(ephemeral: bytes, sealed_master: bytes) -> bytes:
+    return keccak256(_word(64) + sealed_master + _abi_bytes(ephemeral))
+
+
+def unseal(secret: int, ephemeral: bytes, sealed: bytes, sid: int, slot: int) -> bytes | None:
+    """The key a seal holds for `secret` (None when the ephemeral key is no point)."""
+    if len(ephemeral) != 64 or len(sealed) != 32:
+        return None
+    x = int.from_bytes(ephemeral[:32], "big")
+    shared = secp256k1.ecrecover(0, 27 + (ephemeral[63] & 1), x, secret * x % secp256k1.N)
+    if shared == b"\x00" * 20:
+        return None
+    pad = keccak256(_word(shared) + _word(sid) + _word(slot))
+    return bytes(a ^ b for a, b in zip(sealed, pad, strict=True))
+
+
+def owns_review_key(secret: int, review_key: bytes) -> bool:
+    g = secp256k1.GX
+    return secp256k1.ecrecover(0, 27, g, secret * g % secp256k1.N) == review_key
+
+
 @dataclass
 class SessionLedger:
     """One session, rebuilt from canonical receipts, with no help from the contract."""
 
     collector: str
     config: dict
-    phase: int = 0  # 0 pending, 1 reviewing, 2 reviewed, 3 closed
+    phase: int = 0  # 0 pending, 1 reviewing, 2 reviewed, 3 closed (master key in)
     deadline: int = 0
     candidate: str | None = None
     optimal: str | None = None
+    review_key: bytes | None = None  # the address of the review key
     reviewed: bool = False
+    review: tuple | None = None  # (ephemeral, sealed keys, key hashes) as delivered
+    claim: tuple | None = None  # (ephemeral, sealed master) as delivered
+    review_rejected: bool = False
+    claim_rejected: bool = False
     registered: dict = field(default_factory=dict)  # pid -> root
     sampled: dict = field(default_factory=dict)
     featured: set = field(default_factory=set)
-    chunks: list = field(default_factory=list)  # revealed keys, chunk by chunk
     deposits_claimed: set = field(default_factory=set)
     refunded: bool = False
     paid_in: int = 0
     paid_out: int = 0
 
-    def is_expired(self, now: int) -> bool:
-        return self.phase != 3 and now >= self.deadline
+    def is_settled(self, now: int) -> bool:
+        return now >= self.deadline
+
+    def is_deal(self) -> bool:
+        return self.phase == 3 and not self.claim_rejected
+
+    def is_compensated(self) -> bool:
+        return self.phase == 1 and self.reviewed and not self.review_rejected
 
     def compensation(self) -> int:
         return self.config["cf_reward"] * self.config["cf_pct_bps"] // BPS
 
     def forfeiter(self, now: int):
-        if not self.is_expired(now):
+        if not self.is_settled(now) or self.phase == 0:
             return None
-        if self.phase == 1 and not self.reviewed:
-            return self.candidate
-        return self.optimal if self.phase == 2 else None
+        if self.phase == 1:
+            return None if self.is_compensated() else self.candidate
+        return None if self.is_deal() else self.optimal
 
-    def deposit_due(self, pid: str, now: int) -> int:
+    def deposit_due(self, pid: str) -> int:
         due = self.config["cf_deposit"]
-        if pid == self.candidate and self.is_expired(now) and self.phase == 1 and self.reviewed:
+        if pid == self.candidate and self.is_compensated():
             due += self.compensation()
+        if pid == self.optimal and self.is_deal():
+            due += self.config["cf_reward"]
         return due
 
     def refund_due(self, now: int) -> int:
-        refund = self.config["cf_reward"]
-        if self.is_expired(now) and self.phase == 1 and self.reviewed:
-            refund -= self.compensation()
+        refund = self.config["cf_reward"] - (self.compensation() if self.is_compensated() else 0)
         return refund + (self.config["cf_deposit"] if self.forfeiter(now) else 0)
 
     def owed(self, now: int) -> dict[str, int]:
         """What the session still owes, to whom, at time `now`."""
-        if self.phase != 3 and not self.is_expired(now):
+        if not self.is_settled(now):
             owed = {pid: self.config["cf_deposit"] for pid in self.registered}
             owed[self.collector] = owed.get(self.collector, 0) + self.config["cf_reward"]
             return owed
         owed = {
-            pid: self.deposit_due(pid, now)
+            pid: self.deposit_due(pid)
             for pid in self.registered
             if pid not in self.deposits_claimed and pid != self.forfeiter(now)
         }
-        if self.phase != 3 and not self.refunded:
+        if not self.is_deal() and not self.refunded:
             owed[self.collector] = owed.get(self.collector, 0) + self.refund_due(now)
         return owed
 
@@ -178,6 +288,12 @@ def check_chain(world: World) -> dict[int, SessionLedger]:
             refusal = get_refusal(ledgers, receipt.tx, block.timestamp)
             if not receipt.success:
                 check(not receipt.transfers, f"reverted tx {receipt.tx.tx_id} moved money")
+                check(
+                    receipt.tx.tx_id not in world.honest_sent
+                    or receipt.tx.call.name not in TIMELY_MOVES,
+                    f"honest {world.name_of.get(receipt.tx.sender)}'s {receipt.tx.call.name} "
+                    f"(tx {receipt.tx.tx_id}) reverted at {block.timestamp}: {receipt.reason}",
+                )
                 check(
                     refusal is not None or receipt.reason == "insufficient balance",
                     f"tx {receipt.tx.tx_id} {receipt.tx.call.name} at {block.timestamp} reverted "
@@ -212,113 +328,196 @@ def check_chain(world: World) -> dict[int, SessionLedger]:
     return ledgers
 
 
+def _is_word(value) -> bool:
+    return isinstance(value, bytes) and len(value) == 32 and value != ZERO_HASH
+
+
 def get_refusal(ledgers: dict, tx, now: int) -> str | None:
     """Why Prot_SC's policy (the module docstring of hyperx.spec.contract, restated
-    here from the paper) refuses this call in this state, or None if it allows it.
-    Every receipt must agree: no mutant may refuse what the policy allows."""
+    here from the paper and issue 9) refuses this call in this state, or None if it
+    allows it. Every receipt must agree: no mutant may refuse what the policy allows."""
     name, args, sender = tx.call.name, tx.call.args, tx.sender
-    if name != "registration" and name != "create_session" and tx.value:
+    if name not in ("registration", "create_session") and tx.value:
         return "value sent to a non-payable interface"
     if name == "create_session":
         reward, _, pct, shards, evaluation, review, claim, adr = args
         return _first_refusal(
             (reward > 0 and tx.value == reward, "reward not escrowed"),
             (0 < pct <= BPS and 0 < shards <= MAX_SHARDS and shards * pct >= BPS, "bad sample"),
-            (now < evaluation <= now + MAX_PERIOD_S, "evaluation deadline out of range"),
-            (0 < review <= MAX_PERIOD_S and 0 < claim <= MAX_PERIOD_S, "period out of range"),
-            (len(adr) == 32 and adr != ZERO_HASH, "no extractor"),
+            (
+                now + MIN_PERIOD_S <= evaluation <= now + MAX_PERIOD_S,
+                "evaluation deadline out of range",
+            ),
+            (
+                MIN_PERIOD_S <= review <= MAX_PERIOD_S and MIN_PERIOD_S <= claim <= MAX_PERIOD_S,
+                "period out of range",
+            ),
+            (_is_word(adr), "no offer"),
         )
     if args[0] not in ledgers:
         return "unknown session"
     ledger = ledgers[args[0]]
+    return _REFUSALS[name](ledger, tx, now, sender == ledger.collector)
+
+
+def _refuse_registration(ledger, tx, now, is_collector):
+    _, root, n, manifest = tx.call.args
+    return _first_refusal(
+        (_is_evaluation_open(ledger, now), "evaluation over"),
+        (tx.value == ledger.config["cf_deposit"], "value is not the deposit"),
+        (tx.sender not in ledger.registered, "registered twice"),
+        (n == ledger.config["cf_shards"] and _is_word(root), "bad commitment"),
+        (_is_word(manifest), "no manifest"),
+    )
+
+
+def _refuse_sample_data(ledger, tx, now, is_collector):
+    _, pid, indices = tx.call.args
     config = ledger.config
-    evaluation_open = ledger.phase == 0 and now < config["cf_evaluation_deadline"]
-    is_collector = sender == ledger.collector
-    if name == "registration":
-        _, root, n = args
-        return _first_refusal(
-            (evaluation_open, "evaluation over"),
-            (tx.value == config["cf_deposit"], "value is not the deposit"),
-            (sender not in ledger.registered, "registered twice"),
-            (n == config["cf_shards"] and len(root) == 32 and root != ZERO_HASH, "bad commitment"),
-        )
-    if name == "sample_data":
-        _, pid, indices = args
-        bound = min(MAX_SAMPLE, config["cf_shards"] * config["cf_pct_bps"] // BPS)
-        return _first_refusal(
-            (is_collector and evaluation_open, "not the collector, or evaluation over"),
-            (pid in ledger.registered and pid not in ledger.sampled, "unregistered or sampled"),
-            (0 < len(indices) <= bound, "sample size out of bounds"),
-            (
-                list(indices) == sorted(set(indices))
-                and all(0 <= i < config["cf_shards"] for i in indices),
-                "bad indices",
-            ),
-        )
-    if name == "submit_features":
-        adr = args[1]
-        return _first_refusal(
-            (evaluation_open and sender in ledger.sampled, "evaluation over, or not sampled"),
-            (sender not in ledger.featured, "features twice"),
-            (len(adr) == 32 and adr != ZERO_HASH, "no feature address"),
-        )
-    if name == "set_candidate":
-        return _first_refusal(
-            (is_collector and ledger.phase == 0 and now < ledger.deadline, "not pending"),
-            (args[1] in ledger.featured, "candidate without features"),
-        )
-    if name == "submit_review":
-        _, indices, keys, proofs, sealed = args
-        root = ledger.registered.get(sender)
-        return _first_refusal(
-            (sender == ledger.candidate and ledger.phase == 1, "not the reviewing candidate"),
-            (not ledger.reviewed and now < ledger.deadline, "reviewed, or expired"),
-            (list(indices) == ledger.sampled.get(sender), "not the sample"),
-            (len(keys) == len(indices) == len(proofs), "one key and proof per index"),
-            (
-                all(
-                    is_valid_merkle_proof(k, i, p, root, config["cf_shards"])
-                    for k, i, p in zip(keys, indices, proofs, strict=False)
-                ),
-                "keys do not open the root",
-            ),
-            (0 < len(sealed) <= MAX_SEALED_KEY_BYTES, "sealed key length"),
-        )
-    if name == "set_optimal":
-        return _first_refusal(
-            (is_collector and ledger.phase == 1 and ledger.reviewed, "no review to promote"),
-            (
-                now < ledger.deadline and args[1] == ledger.candidate,
-                "expired, or not the candidate",
-            ),
-        )
-    if name == "claim_reward":
-        _, chunk, keys, proof = args
-        return _first_refusal(
-            (sender == ledger.optimal and ledger.phase == 2, "not the optimal provider"),
-            (now < ledger.deadline and chunk == len(ledger.chunks), "expired, or out of order"),
-            (
-                is_valid_chunk(
-                    keys, chunk, proof, ledger.registered.get(sender), config["cf_shards"]
-                ),
-                "keys do not open the root",
-            ),
-        )
-    if name == "claim_deposit":
-        return _first_refusal(
-            (
-                sender in ledger.registered and sender not in ledger.deposits_claimed,
-                "unregistered, or claimed",
-            ),
-            (ledger.phase == 3 or now >= ledger.deadline, "session still open"),
-            (sender != ledger.forfeiter(now), "forfeited"),
-        )
-    return _first_refusal(  # claim_refund
+    bound = min(MAX_SAMPLE, config["cf_shards"] * config["cf_pct_bps"] // BPS)
+    return _first_refusal(
         (
-            is_collector and ledger.is_expired(now) and not ledger.refunded,
-            "not the collector, not expired, or refunded",
+            is_collector and _is_evaluation_open(ledger, now),
+            "not the collector, or evaluation over",
+        ),
+        (pid in ledger.registered and pid not in ledger.sampled, "unregistered or sampled"),
+        (0 < len(indices) <= bound, "sample size out of bounds"),
+        (
+            list(indices) == sorted(set(indices))
+            and all(0 <= i < config["cf_shards"] for i in indices),
+            "bad indices",
         ),
     )
+
+
+def _refuse_submit_features(ledger, tx, now, is_collector):
+    return _first_refusal(
+        (
+            _is_evaluation_open(ledger, now) and tx.sender in ledger.sampled,
+            "evaluation over, or not sampled",
+        ),
+        (tx.sender not in ledger.featured, "features twice"),
+        (_is_word(tx.call.args[1]), "no feature address"),
+    )
+
+
+def _refuse_set_candidate(ledger, tx, now, is_collector):
+    _, pid, key = tx.call.args
+    return _first_refusal(
+        (is_collector and ledger.phase == 0 and now < ledger.deadline, "not pending"),
+        (pid in ledger.featured, "candidate without features"),
+        (len(key) == 64, "review key is not a point's size"),
+    )
+
+
+def _refuse_submit_review(ledger, tx, now, is_collector):
+    _, indices, cids, hashes, proofs, ephemeral, sealed = tx.call.args
+    root, n = ledger.registered.get(tx.sender), ledger.config["cf_shards"]
+    return _first_refusal(
+        (tx.sender == ledger.candidate and ledger.phase == 1, "not the reviewing candidate"),
+        (not ledger.reviewed and now < ledger.deadline, "reviewed, or expired"),
+        (list(indices) == ledger.sampled.get(tx.sender), "not the sample"),
+        (len(cids) == len(hashes) == len(proofs) == len(sealed) == len(indices), "lengths"),
+        (
+            all(
+                map(leaf_opens, cids, hashes, indices, proofs, [root] * len(cids), [n] * len(cids))
+            ),
+            "leaves do not open the root",
+        ),
+        (len(ephemeral) == 64, "ephemeral key is not a point's size"),
+    )
+
+
+def _refuse_dispute_review(ledger, tx, now, is_collector):
+    sid, secret, ephemeral, sealed, hashes, position = tx.call.args
+    refusal = _first_refusal(
+        (is_collector and ledger.phase == 1 and ledger.reviewed, "no review to dispute"),
+        (now < ledger.deadline, "expired"),
+        (
+            ledger.review is not None
+            and review_digest(ephemeral, sealed, hashes) == review_digest(*ledger.review),
+            "not the delivered review",
+        ),
+        (0 <= position < len(sealed), "position out of range"),
+    )
+    if refusal is not None:
+        return refusal
+    if not owns_review_key(secret, ledger.review_key):
+        return "not the review key's secret"
+    key = unseal(secret, ephemeral, sealed[position], sid, position)
+    return None if key is None or keccak256(key) != hashes[position] else "the sealed key is good"
+
+
+def _refuse_set_optimal(ledger, tx, now, is_collector):
+    return _first_refusal(
+        (is_collector and ledger.phase == 1 and ledger.reviewed, "no review to promote"),
+        (now < ledger.deadline and tx.call.args[1] == ledger.candidate, "expired, or not P_tc"),
+    )
+
+
+def _refuse_claim_reward(ledger, tx, now, is_collector):
+    _, ephemeral, _ = tx.call.args
+    return _first_refusal(
+        (tx.sender == ledger.optimal and ledger.phase == 2, "not the optimal provider"),
+        (now < ledger.deadline, "expired"),
+        (len(ephemeral) == 64, "ephemeral key is not a point's size"),
+    )
+
+
+def _refuse_dispute_claim(ledger, tx, now, is_collector):
+    sid, secret, ephemeral, sealed, index, cid, key_hash, proof = tx.call.args
+    root, n = ledger.registered.get(ledger.optimal), ledger.config["cf_shards"]
+    refusal = _first_refusal(
+        (is_collector and ledger.phase == 3, "no delivered key to dispute"),
+        (now < ledger.deadline, "complaint window over"),
+        (ledger.claim == (ephemeral, sealed), "not the delivered key"),
+        (root is not None and leaf_opens(cid, key_hash, index, proof, root, n), "bad leaf"),
+    )
+    if refusal is not None:
+        return refusal
+    if not owns_review_key(secret, ledger.review_key):
+        return "not the review key's secret"
+    master = unseal(secret, ephemeral, sealed, sid, MASTER_KEY_SLOT)
+    if master is None or keccak256(keccak256(master + _word(index))) != key_hash:
+        return None
+    return "the master key is good"
+
+
+def _refuse_claim_deposit(ledger, tx, now, is_collector):
+    return _first_refusal(
+        (
+            tx.sender in ledger.registered and tx.sender not in ledger.deposits_claimed,
+            "unregistered, or claimed",
+        ),
+        (ledger.is_settled(now), "session still open"),
+        (tx.sender != ledger.forfeiter(now), "forfeited"),
+    )
+
+
+def _refuse_claim_refund(ledger, tx, now, is_collector):
+    return _first_refusal(
+        (is_collector and ledger.is_settled(now), "not the collector, or not settled"),
+        (not ledger.is_deal() and not ledger.refunded, "a deal, or refunded"),
+    )
+
+
+def _is_evaluation_open(ledger, now: int) -> bool:
+    return ledger.phase == 0 and now < ledger.config["cf_evaluation_deadline"]
+
+
+_REFUSALS = {
+    "registration": _refuse_registration,
+    "sample_data": _refuse_sample_data,
+    "submit_features": _refuse_submit_features,
+    "set_candidate": _refuse_set_candidate,
+    "submit_review": _refuse_submit_review,
+    "dispute_review": _refuse_dispute_review,
+    "set_optimal": _refuse_set_optimal,
+    "claim_reward": _refuse_claim_reward,
+    "dispute_claim": _refuse_dispute_claim,
+    "claim_deposit": _refuse_claim_deposit,
+    "claim_refund": _refuse_claim_refund,
+}
 
 
 def _first_refusal(*conditions: tuple[bool, str]) -> str | None:
@@ -326,12 +525,15 @@ def _first_refusal(*conditions: tuple[bool, str]) -> str | None:
 
 
 def _check_receipt(ledgers: dict, receipt, now: int) -> None:
+    """The successful call's event and transfers, against the ledger; then the
+    ledger moves on (its rules, not the contract's state)."""
     tx = receipt.tx
     names = [e.name for e in receipt.events]
     check(len(names) == 1, f"tx {tx.tx_id} ({tx.call.name}) emitted {names}, not one event")
     event = receipt.events[0]
     args, sender, name = event.args, tx.sender, event.name
     transfers = list(receipt.transfers)
+    check(name == tx.call.name.title().replace("_", ""), f"tx {tx.tx_id} emitted {name}")
     if name == "CreateSession":
         config = {k: v for k, v in args.items() if k not in ("sid", "collector")}
         check(args["sid"] == len(ledgers) and args["collector"] == sender, "CreateSession args")
@@ -343,137 +545,89 @@ def _check_receipt(ledgers: dict, receipt, now: int) -> None:
         ledgers[args["sid"]] = ledger
         return
     sid = args["sid"]
-    check(sid in ledgers, f"{name} for unknown session {sid}")
+    check(sid == tx.call.args[0] and sid in ledgers, f"{name} for session {sid}")
     ledger = ledgers[sid]
     config = ledger.config
     ledger.paid_in += tx.value
     ledger.paid_out += sum(amount for _, amount in transfers)
     check(ledger.paid_out <= ledger.paid_in, f"session {sid}: paid out more than it took in")
-    evaluation_open = ledger.phase == 0 and now < config["cf_evaluation_deadline"]
-    if name == "Registration":
-        check(evaluation_open, f"session {sid}: registration outside evaluation")
-        check(tx.value == config["cf_deposit"], f"session {sid}: deposit {tx.value}")
-        check(sender not in ledger.registered and sender == args["pid"], "registration twice")
-        check(args["n_shards"] == config["cf_shards"], f"session {sid}: wrong shard count")
-        ledger.registered[sender] = args["adr_data_root"]
-    elif name == "SampleData":
-        indices, pid = list(args["indices"]), args["pid"]
-        bound = min(MAX_SAMPLE, config["cf_shards"] * config["cf_pct_bps"] // BPS)
-        check(sender == ledger.collector, f"session {sid}: sample_data by {sender}")
-        check(evaluation_open, f"session {sid}: sample outside evaluation")
-        check(pid in ledger.registered, f"session {sid}: sample of unregistered {pid}")
-        check(pid not in ledger.sampled, f"session {sid}: {pid} sampled twice")
-        check(0 < len(indices) <= bound, f"session {sid}: sample of {len(indices)} > bound {bound}")
-        check(
-            indices == sorted(set(indices)) and all(0 <= i < config["cf_shards"] for i in indices),
-            f"session {sid}: sample indices {indices}",
-        )
-        ledger.sampled[pid] = indices
-    elif name == "SubmitFeatures":
-        check(evaluation_open, f"session {sid}: features outside evaluation")
-        check(
-            sender in ledger.sampled and sender not in ledger.featured,
-            f"session {sid}: features from {sender} unsampled or twice",
-        )
-        ledger.featured.add(sender)
-    elif name == "SetCandidate":
-        check(sender == ledger.collector, f"session {sid}: set_candidate by {sender}")
-        check(ledger.phase == 0 and now < ledger.deadline, f"session {sid}: set_candidate late")
-        check(args["pid"] in ledger.featured, f"session {sid}: candidate without features")
-        ledger.phase, ledger.candidate = 1, args["pid"]
-        ledger.deadline = now + config["cf_review_s"]
-    elif name == "SubmitReview":
-        check(sender == ledger.candidate, f"session {sid}: review by {sender}, not the candidate")
-        check(
-            ledger.phase == 1 and not ledger.reviewed and now < ledger.deadline,
-            f"session {sid}: review out of turn",
-        )
-        check(
-            list(args["indices"]) == ledger.sampled[sender],
-            f"session {sid}: review of other shards",
-        )
-        root = ledger.registered[sender]
-        proofs = tx.call.args[3]
-        check(
-            all(
-                is_valid_merkle_proof(k, i, p, root, config["cf_shards"])
-                for k, i, p in zip(args["keys"], args["indices"], proofs, strict=True)
-            ),
-            f"session {sid}: review keys do not open the commitment",
-        )
-        ledger.reviewed, ledger.deadline = True, now + config["cf_review_s"]
-    elif name == "SetOptimal":
-        check(sender == ledger.collector, f"session {sid}: set_optimal by {sender}")
-        check(
-            ledger.phase == 1 and ledger.reviewed and now < ledger.deadline,
-            f"session {sid}: set_optimal out of turn",
-        )
-        check(args["pid"] == ledger.candidate, f"session {sid}: optimal is not the candidate")
-        ledger.phase, ledger.optimal = 2, args["pid"]
-        ledger.deadline = now + config["cf_claim_s"]
-    elif name == "ClaimReward":
-        check(
-            sender == ledger.optimal and ledger.phase == 2 and now < ledger.deadline,
-            f"session {sid}: claim_reward by {sender} out of turn",
-        )
-        chunk = len(ledger.chunks)
-        check(
-            args["chunk_index"] == chunk, f"session {sid}: chunk {args['chunk_index']} != {chunk}"
-        )
-        check(
-            is_valid_chunk(
-                args["keys"], chunk, tx.call.args[3], ledger.registered[sender], config["cf_shards"]
-            ),
-            f"session {sid}: chunk keys do not open the root",
-        )
-        ledger.chunks.append(list(args["keys"]))
-        if len(ledger.chunks) == get_chunk_count(config["cf_shards"]):
-            revealed = [k for c in ledger.chunks for k in c]
-            check(
-                compute_merkle_root(revealed) == ledger.registered[sender],
-                f"session {sid}: paid before every key was revealed",
-            )
-            check(
-                transfers == [(sender, config["cf_reward"])],
-                f"session {sid}: reward transfers {transfers}",
-            )
-            ledger.phase = 3
-            return
-    elif name == "ClaimDeposit":
-        check(
-            sender in ledger.registered and sender not in ledger.deposits_claimed,
-            f"session {sid}: deposit claim by {sender} unregistered or twice",
-        )
-        check(
-            ledger.phase == 3 or now >= ledger.deadline, f"session {sid}: deposit before settlement"
-        )
-        check(
-            sender != ledger.forfeiter(now), f"session {sid}: forfeiter {sender} took its deposit"
-        )
-        due = ledger.deposit_due(sender, now)
-        check(
-            transfers == [(sender, due)], f"session {sid}: deposit transfers {transfers}, due {due}"
-        )
-        ledger.deposits_claimed.add(sender)
-        return
-    elif name == "ClaimRefund":
-        check(
-            sender == ledger.collector and ledger.is_expired(now) and not ledger.refunded,
-            f"session {sid}: refund by {sender} not after expiry or twice",
-        )
-        due = ledger.refund_due(now)
-        check(
-            transfers == [(sender, due)], f"session {sid}: refund transfers {transfers}, due {due}"
-        )
-        ledger.refunded = True
+    if name in ("ClaimDeposit", "ClaimRefund"):
+        due = ledger.deposit_due(sender) if name == "ClaimDeposit" else ledger.refund_due(now)
+        check(transfers == [(sender, due)], f"session {sid}: {name} paid {transfers}, due {due}")
+        check(args["amount"] == due, f"session {sid}: {name} event says {args['amount']}")
+        if name == "ClaimDeposit":
+            ledger.deposits_claimed.add(sender)
+        else:
+            ledger.refunded = True
         return
     check(not transfers, f"session {sid}: {name} moved money: {transfers}")
+    _MOVES[name](ledger, tx, args, now)
+
+
+def _move_registration(ledger, tx, args, now):
+    check(args["pid"] == tx.sender, "registration names another provider")
+    ledger.registered[tx.sender] = args["adr_data_root"]
+
+
+def _move_sample_data(ledger, tx, args, now):
+    check(args["pid"] == tx.call.args[1], "SampleData names another provider")
+    check(list(args["indices"]) == list(tx.call.args[2]), "SampleData indices")
+    ledger.sampled[args["pid"]] = list(args["indices"])
+
+
+def _move_submit_features(ledger, tx, args, now):
+    ledger.featured.add(tx.sender)
+
+
+def _move_set_candidate(ledger, tx, args, now):
+    check(args["pid"] == tx.call.args[1], "SetCandidate names another provider")
+    ledger.phase, ledger.candidate = 1, args["pid"]
+    ledger.review_key = secp256k1.address_of_encoding(tx.call.args[2])
+    ledger.deadline = now + ledger.config["cf_review_s"]
+
+
+def _move_submit_review(ledger, tx, args, now):
+    _, _, _, hashes, _, ephemeral, sealed = tx.call.args
+    ledger.reviewed, ledger.review = True, (ephemeral, list(sealed), list(hashes))
+    ledger.deadline = now + ledger.config["cf_review_s"]
+
+
+def _move_dispute_review(ledger, tx, args, now):
+    ledger.review_rejected, ledger.deadline = True, now
+
+
+def _move_set_optimal(ledger, tx, args, now):
+    check(args["pid"] == tx.call.args[1], "SetOptimal names another provider")
+    ledger.phase, ledger.optimal = 2, args["pid"]
+    ledger.deadline = now + ledger.config["cf_claim_s"]
+
+
+def _move_claim_reward(ledger, tx, args, now):
+    ledger.phase, ledger.claim = 3, (tx.call.args[1], tx.call.args[2])
+    ledger.deadline = now + ledger.config["cf_review_s"]
+
+
+def _move_dispute_claim(ledger, tx, args, now):
+    ledger.claim_rejected, ledger.deadline = True, now
+
+
+_MOVES = {
+    "Registration": _move_registration,
+    "SampleData": _move_sample_data,
+    "SubmitFeatures": _move_submit_features,
+    "SetCandidate": _move_set_candidate,
+    "SubmitReview": _move_submit_review,
+    "DisputeReview": _move_dispute_review,
+    "SetOptimal": _move_set_optimal,
+    "ClaimReward": _move_claim_reward,
+    "DisputeClaim": _move_dispute_claim,
+}
 
 
 def check_no_stuck_funds(world: World, ledgers: dict[int, SessionLedger]) -> None:
     now = world.chain.now
     for sid, ledger in ledgers.items():
-        check(ledger.phase == 3 or ledger.is_expired(now), f"session {sid} still open at the end")
+        check(ledger.is_settled(now), f"session {sid} still open at the end")
         for party, amount in ledger.owed(now).items():
             name = world.name_of.get(party)
             check(
@@ -505,6 +659,20 @@ def compare_worlds(world: World) -> None:
             ideal.collector_reads <= real.collector_reads,
             f"collector paid but cannot read {sorted(ideal.collector_reads - real.collector_reads)}",
         )
+        check(
+            on(real.collector_holds, honest) == on(real.collector_reads, honest),
+            f"collector keeps {sorted(on(real.collector_holds, honest))} of the honest shards "
+            f"it can read, {sorted(on(real.collector_reads, honest))}",
+        )
+        for (sid, pid), acquired in world.collector.acquired.items():
+            view = world.views()[sid]
+            if view.is_deal() and view.optimal == pid:
+                whole = len(acquired.plaintexts) == view.config["cf_shards"]
+                check(
+                    acquired.verified == whole,
+                    f"session {sid}: the collector reports verified={acquired.verified} "
+                    f"for a dataset it holds {len(acquired.plaintexts)} shards of",
+                )
     extra = on(real.adversary_reads, honest) - ideal.adversary_reads
     check(not extra, f"the adversary reads honest shards beyond the ideal leak: {sorted(extra)}")
 
@@ -516,6 +684,124 @@ def run_to_completion(world: World) -> None:
     compare_worlds(world)
 
 
+# The role sweep
+
+TARGETED_INTERFACES = (
+    "sample_data",
+    "set_candidate",
+    "set_optimal",
+    "dispute_review",
+    "dispute_claim",
+)
+
+
+def get_sweep_signature(world: World, ledgers: dict[int, SessionLedger]) -> tuple:
+    """The abstract state a sweep covers: each session's phase and flags, and whether
+    it is settled. A sweep runs once per signature per schedule."""
+    now = world.chain.now + 1
+    sessions = tuple(
+        (sid, lg.phase, lg.reviewed, lg.review_rejected, lg.claim_rejected, lg.is_settled(now))
+        for sid, lg in sorted(ledgers.items())
+    )
+    return sessions
+
+
+def _sweep_calls(world: World, party, sid: int):
+    """Every (value, interface, args) a corrupted party could send to session `sid`
+    now, against every target, "honest" and "wrong"; the calls whose honest form
+    has side effects (a registration stores shards, features are stored) are sent
+    with junk arguments of the right shape instead."""
+    calls = {}
+    view = party.sessions.get(sid)
+    deposit = view.config["cf_deposit"] if view is not None else 0
+    junk = keccak256(b"sweep" + sid.to_bytes(8, "big", signed=True))
+    for variant in ("honest", "wrong"):
+        calls[("registration", variant)] = (
+            deposit + (variant == "wrong"),
+            "registration",
+            (sid, junk, view.config["cf_shards"] if view else 4, junk),
+        )
+        calls[("submit_features", variant)] = (
+            0,
+            "submit_features",
+            (sid, junk if variant == "honest" else ZERO_HASH),
+        )
+        for interface in INTERFACE_NAMES:
+            if interface in ("create_session", "registration", "submit_features"):
+                continue
+            # the target names a provider (or a position, a shard) only for these
+            targeted = interface in TARGETED_INTERFACES
+            for target in range(N_PROVIDERS if targeted else 1):
+                instruction = {
+                    "op": "call",
+                    "party": world.name_of[party.address],
+                    "interface": interface,
+                    "sid": sid,
+                    "variant": variant,
+                    "target": target,
+                }
+                built = build_adversary_call(world, party, instruction)
+                if built is not None:
+                    calls[(interface, variant, target)] = built
+    unique = {}
+    for value, interface, args in calls.values():
+        unique.setdefault(repr((value, interface, args)), (value, interface, args))
+    return unique.values()
+
+
+def sweep_roles(world: World, ledgers: dict[int, SessionLedger]) -> int:
+    """Every party tries every interface against every target on a copy of the
+    contract's state, as if in the next block: each call must succeed exactly when
+    the restated policy allows it. A dry run, so honest parties take part too (their
+    calls are what the adversary could send had it corrupted them now); nothing
+    reaches the chain. Returns the number of calls checked."""
+    interfaces = world.chain.interfaces
+    snapshot = world.chain.contract
+    state = copy.deepcopy(snapshot)
+    now = world.chain.now + 1
+    checked = 0
+    for name in sorted(world.parties):
+        party = world.parties[name]
+        for sid in [*ledgers, len(ledgers)]:
+            for value, interface, args in _sweep_calls(world, party, sid):
+                tx = Transaction(-1, party.address, value, Call(interface, tuple(args)))
+                refusal = get_refusal(ledgers, tx, now)
+                try:
+                    interfaces[interface](state, Msg(party.address, value, now), *args)
+                    succeeded = True
+                except AssertionError as revert:
+                    succeeded, reason = False, str(revert)
+                if succeeded:
+                    state = copy.deepcopy(snapshot)
+                if succeeded != (refusal is None):
+                    raise InvariantViolation(
+                        f"role sweep: {name} {interface}{_short(args)} at {now} "
+                        + (
+                            f"succeeded though the policy refuses it: {refusal}"
+                            if succeeded
+                            else f"reverted ({reason}) though the policy allows it"
+                        )
+                    )
+                checked += 1
+    return checked
+
+
+def check_step(world: World, swept: set) -> int:
+    """Every check after one instruction: the chain's invariants, and a role sweep
+    if this abstract state was not swept yet. Returns the sweep's call count."""
+    ledgers = check_chain(world)
+    signature = get_sweep_signature(world, ledgers)
+    if signature in swept:
+        return 0
+    swept.add(signature)
+    return sweep_roles(world, ledgers)
+
+
+def _short(args) -> str:
+    text = repr(args)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
 # The environment
 
 
@@ -523,6 +809,7 @@ def run_to_completion(world: World) -> None:
 class _Stats:
     schedules: int = 0
     steps: int = 0
+    sweep_calls: int = 0
     last_trace: list | None = None
     outcomes: Counter = field(default_factory=Counter)
 
@@ -534,6 +821,7 @@ class RefinementMachine(RuleBasedStateMachine):
     """Subclassed per run with `contract_module` (Prot_SC, maybe mutated) and `stats`."""
 
     contract_module = None
+    parties_module = None
     min_steps = 0
     stats: _Stats = _Stats()
 
@@ -543,9 +831,10 @@ class RefinementMachine(RuleBasedStateMachine):
 
     def __init__(self):
         super().__init__()
-        self.world = World(self.contract_module, N_PROVIDERS)
+        self.world = World(self.contract_module, N_PROVIDERS, self.parties_module)
         self.known_txs: set[int] = set()
         self.steps = 0  # environment instructions run
+        self.swept: set = set()  # states (as get_sweep_signature) already swept
         self.stats.last_trace = self.world.trace
 
     def _step(self, instruction: dict):
@@ -563,14 +852,15 @@ class RefinementMachine(RuleBasedStateMachine):
         target=sessions,
         reward=st.sampled_from([1_000, 10_000]),
         pct_bps=st.sampled_from([1_000, 2_500, 5_000]),
-        shards=st.sampled_from([4, 8, 16]),
-        evaluation_s=st.sampled_from([200, 600, 900]),
+        shards=st.sampled_from([2, 4, 8, 16]),
+        evaluation_s=st.sampled_from([400, 600, 900]),
         threshold=st.sampled_from([0, 300, 600]),
         qualities=st.lists(quality, min_size=N_PROVIDERS, max_size=N_PROVIDERS),
         byzantine=st.one_of(
             st.none(),
             st.sampled_from(BYZANTINE_PLANS),
             st.tuples(st.sampled_from(PARTY_NAMES), st.sampled_from(CORRUPTION_POINTS)),
+            st.sampled_from(DEVIATION_PLANS),
         ),
     )
     def first_session(self, reward, pct_bps, shards, evaluation_s, threshold, qualities, byzantine):
@@ -581,7 +871,19 @@ class RefinementMachine(RuleBasedStateMachine):
         self._step({"op": "advance", "seconds": 3})
         for i, q in enumerate(qualities):
             self._step({"op": "join", "provider": i, "sid": 0, "quality": q})
-        if byzantine is not None:
+        if byzantine is not None and len(byzantine) == 5:
+            party, at, interface, variant, target = byzantine
+            self._step(
+                {
+                    "op": "deviate",
+                    "party": party,
+                    "at": at,
+                    "interface": interface,
+                    "variant": variant,
+                    "target": target,
+                }
+            )
+        elif byzantine is not None:
             self._step({"op": "corrupt", "party": byzantine[0], "at": byzantine[1]})
         return 0
 
@@ -607,7 +909,7 @@ class RefinementMachine(RuleBasedStateMachine):
         target=sessions,
         reward=st.sampled_from([1_000, 5_000]),
         shards=st.sampled_from([4, 8]),
-        evaluation_s=st.sampled_from([200, 600]),
+        evaluation_s=st.sampled_from([400, 600]),
         threshold=st.sampled_from([0, 500]),
     )
     def start_session(self, reward, shards, evaluation_s, threshold):
@@ -728,9 +1030,29 @@ class RefinementMachine(RuleBasedStateMachine):
         mine = [tx.tx_id for tx in self.world.chain.mempool if tx.tx_id not in known]
         return self._step({"op": "mine", "gap": 1, "include": mine})
 
+    @precondition(lambda self: self.world.disruptions < MAX_DISRUPTIONS)
+    # later phases weighted up: an earlier aimed reorg would otherwise use the budget
+    @rule(
+        target=txs,
+        event=st.sampled_from(
+            DEAL_EVENTS + ("ClaimReward",) * 3 + ("DisputeReview", "DisputeClaim")
+        ),
+        requeue=st.booleans(),
+    )
+    def reorg_latest(self, event, requeue):
+        """A reorganisation aimed at the latest deal-phase call (paper Figure 4); armed
+        until such a call is mined, if none is in a block that is not yet final."""
+        return self._step({"op": "reorg_latest", "event": event, "requeue": requeue})
+
+    @rule(target=txs, data=st.data(), sid=sessions, which=st.sampled_from(STORE_WHICH))
+    def store(self, data, sid, which):
+        """A corrupted provider publishes shards it had withheld."""
+        party = data.draw(st.sampled_from(self._corrupted()), label="party")
+        return self._step({"op": "store", "party": party, "sid": sid, "which": which})
+
     @invariant()
     def chain_invariants(self):
-        check_chain(self.world)
+        self.stats.sweep_calls += check_step(self.world, self.swept)
 
     def teardown(self):
         run_to_completion(self.world)
@@ -757,11 +1079,13 @@ class RefinementReport:
     seconds: float
     message: str | None = None  # the failure, and Hypothesis' shrunk steps
     outcomes: dict = field(default_factory=dict)  # how the sessions ended, for coverage
+    sweep_calls: int = 0  # calls the role sweep checked
 
 
 def run_refinement(
     contract_module=None,
     *,
+    parties_module=None,
     schedules: int,
     min_steps: int = 20,
     seed: int | None = None,
@@ -769,14 +1093,20 @@ def run_refinement(
 ) -> RefinementReport:
     """Run `schedules` random schedules of at least `min_steps` steps each (the
     initial session and joins count) against Prot_SC, or against `contract_module`
-    (a mutated copy of hyperx.spec.contract with the same API). The first failure
+    (a mutated copy of hyperx.spec.contract with the same API), the parties of
+    `parties_module` (likewise, of hyperx.spec.parties). The first failure
     ends the run; with `shrink` (default) Hypothesis first shrinks it, and the
     report's failing_trace is the shrunk schedule. `seed` makes the run replay."""
     stats = _Stats()
     machine = type(
         "RefinementMachine",
         (RefinementMachine,),
-        {"contract_module": contract_module, "stats": stats, "min_steps": min_steps},
+        {
+            "contract_module": contract_module,
+            "parties_module": parties_module,
+            "stats": stats,
+            "min_steps": min_steps,
+        },
     )
     config = settings(
         max_examples=schedules,
@@ -809,19 +1139,21 @@ def run_refinement(
         seconds=time.perf_counter() - start,
         message=message,
         outcomes=dict(stats.outcomes),
+        sweep_calls=stats.sweep_calls,
     )
 
 
-def replay(trace: dict, contract_module=None) -> RefinementReport:
+def replay(trace: dict, contract_module=None, parties_module=None) -> RefinementReport:
     """Run one saved schedule again, with every check of the suite."""
     check_trace(trace)
     start = time.perf_counter()
-    world = World(contract_module, trace["providers"])
+    world = World(contract_module, trace["providers"], parties_module)
     message = None
+    swept: set = set()
     try:
         for step in trace["steps"]:
             world.apply(step)
-            check_chain(world)
+            check_step(world, swept)
         run_to_completion(world)
     except AssertionError as error:
         message = f"{type(error).__name__}: {error}"

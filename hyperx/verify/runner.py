@@ -25,13 +25,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
-from types import ModuleType
 
 from hypothesis import Phase, settings
 
 from hyperx.proofs import ProofResult, conformance, run_proofs
-from hyperx.spec import contract as spec_contract
-from hyperx.verify.mutants import EQUIVALENT, Mutant, get_mutant, get_mutant_ids
+from hyperx.verify.mutants import (
+    EQUIVALENT,
+    Mutant,
+    SpecBundle,
+    get_mutant,
+    get_mutant_ids,
+    get_spec_bundle,
+)
 from hyperx.verify.refinement import RefinementReport, load_trace, replay, run_refinement
 
 
@@ -81,7 +86,7 @@ class MutantOutcome:
     id: str
     kind: str
     description: str
-    killed_by: str | None  # "conformance" or "refinement"; None if it survived
+    killed_by: str | None  # "refinement" or "conformance"; None if it survived
     seconds: float
     error: str | None = None  # the harness crashed on it: neither killed nor cleared
 
@@ -168,6 +173,8 @@ class VerifyReport:
                 "schedules": self.refinement.schedules,
                 "steps": self.refinement.steps,
                 "failures": self.refinement.failures,
+                "outcomes": self.refinement.outcomes,
+                "sweep_calls": self.refinement.sweep_calls,
             },
             "mutants": mutants,
             "ok": self.ok,
@@ -280,13 +287,13 @@ def run_mutants(
 
 
 def run_mutant(mutant: Mutant, profile: VerifyProfile) -> MutantOutcome:
-    """The differential check, then a short refinement run, on the mutant; the first
-    failure kills it."""
+    """A refinement run, then (when Prot_SC changed) the differential check of the
+    proofs' encoding, on the mutant; the first failure kills it."""
     return _run_checks(mutant.id, mutant.kind, mutant.description, mutant.load(), profile)
 
 
 def _run_checks(
-    outcome_id: str, kind: str, description: str, module: ModuleType, profile: VerifyProfile
+    outcome_id: str, kind: str, description: str, bundle: SpecBundle, profile: VerifyProfile
 ) -> MutantOutcome:
     """Both checks catch what the module raises; an exception escaping them is a
     crash of the harness, reported as such and not counted as a kill."""
@@ -294,23 +301,32 @@ def _run_checks(
     killed_by, error = None, None
     try:
         with without_shrinking():
-            killed_by = _first_failure(module, profile)
+            killed_by = _first_failure(bundle, profile)
     except Exception as crash:  # reported with the mutant, so the run can go on
         error = f"{type(crash).__name__}: {crash}".splitlines()[0]
     seconds = time.perf_counter() - start
     return MutantOutcome(outcome_id, kind, description, killed_by, seconds, error)
 
 
-def _first_failure(module: ModuleType, profile: VerifyProfile) -> str | None:
-    agrees, _, _ = conformance.check_conformance(module, examples=profile.mutant_examples)
-    if not agrees:
-        return "conformance"
+def _first_failure(bundle: SpecBundle, profile: VerifyProfile) -> str | None:
+    """The refinement first (most mutants fall in a few schedules), then the slower
+    differential check of the Z3 encoding, only if Prot_SC is not the spec's own."""
     refinement = run_refinement(
-        module, schedules=profile.mutant_schedules, min_steps=profile.min_steps, seed=MUTANT_SEED
+        bundle.contract,
+        parties_module=bundle.parties,
+        schedules=profile.mutant_schedules,
+        min_steps=profile.min_steps,
+        seed=MUTANT_SEED,
     )
     if refinement.failures:
         return "refinement"
-    return None
+    if bundle.contract is get_spec_bundle().contract and bundle is not _CONTROL_BUNDLE:
+        return None
+    agrees, _, _ = conformance.check_conformance(bundle.contract, examples=profile.mutant_examples)
+    return None if agrees else "conformance"
+
+
+_CONTROL_BUNDLE = get_spec_bundle()
 
 
 @contextmanager
@@ -328,5 +344,5 @@ def without_shrinking():
 
 def _run_mutant_by_id(mutant_id: str, profile: VerifyProfile) -> MutantOutcome:
     if mutant_id == CONTROL:
-        return _run_checks(CONTROL, CONTROL, "the unmutated spec", spec_contract, profile)
+        return _run_checks(CONTROL, CONTROL, "the unmutated spec", _CONTROL_BUNDLE, profile)
     return run_mutant(get_mutant(mutant_id), profile)

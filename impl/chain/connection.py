@@ -4,22 +4,33 @@ Every transaction is EIP-1559 and signed locally (the node never holds a key), o
 both kinds of chain, so the embedded chain exercises the same path as a real one.
 A revert surfaces as `Reverted(reason)` whichever backend raised it: eth-tester's
 `TransactionFailed` and a node's `ContractLogicError` carry the reason differently.
+
+What a user gives (a node's URL, an address, a key) is checked here, once, with a
+one-line `BadInput` (`hyperx.impl.errors`) naming the option and what it expects;
+a node that does not answer is a `ChainError`, a failure at run time.
 """
 
 import ast
 import getpass
 import os
+import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import requests
 from eth_abi import decode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_tester import EthereumTester, PyEVMBackend
 from eth_tester.exceptions import TransactionFailed
+from eth_utils import is_checksum_address, is_hex_address, to_checksum_address
 from web3 import HTTPProvider, Web3
-from web3.exceptions import ContractLogicError
+from web3.exceptions import ContractLogicError, ProviderConnectionError, Web3RPCError
 from web3.providers.eth_tester import EthereumTesterProvider
+
+from hyperx.impl.errors import BadInput
 
 PRIVATE_KEY_ENV = "HYPERX_PRIVATE_KEY"
 KEYSTORE_PASSWORD_ENV = "HYPERX_KEYSTORE_PASSWORD"
@@ -29,7 +40,7 @@ RPC_TIMEOUT_S = 30
 
 
 class ChainError(Exception):
-    """A problem the user can fix (unreachable node, missing key, no funds): one line."""
+    """The chain failed us at run time (a node that does not answer, no funds): one line."""
 
 
 class Reverted(Exception):
@@ -112,8 +123,10 @@ class Chain:
             estimate = self.w3.eth.estimate_gas(tx)
         except (ContractLogicError, TransactionFailed) as error:
             raise Reverted(decode_revert_reason(error)) from error
-        except ValueError as error:
-            raise ChainError(f"cannot send from {sender.address}: {_rpc_message(error)}") from error
+        except (ValueError, Web3RPCError) as error:
+            raise ChainError(
+                f"cannot send from {sender.address}: {rpc_error_message(error)}"
+            ) from error
         base_fee = self.w3.eth.get_block("latest")["baseFeePerGas"]
         block_gas = self.w3.eth.get_block("latest")["gasLimit"]
         tx.update(
@@ -132,17 +145,75 @@ class Chain:
             tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
         except (ContractLogicError, TransactionFailed) as error:
             raise Reverted(decode_revert_reason(error)) from error
-        except ValueError as error:
-            raise ChainError(f"the node refused the transaction: {_rpc_message(error)}") from error
+        except (ValueError, Web3RPCError) as error:
+            raise ChainError(
+                f"the node refused the transaction: {rpc_error_message(error)}"
+            ) from error
         receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RPC_TIMEOUT_S)
         if receipt["status"] != 1:
             raise Reverted("")
         return receipt
 
 
-def _rpc_message(error: Exception) -> str:
+def rpc_error_message(error: Exception) -> str:
+    """The node's own words in a JSON-RPC error, whichever way web3 wrapped them."""
+    response = getattr(error, "rpc_response", None)
+    if isinstance(response, dict) and isinstance(response.get("error"), dict):
+        return str(response["error"].get("message", error))
     arg = error.args[0] if error.args else error
-    return arg.get("message", str(arg)) if isinstance(arg, dict) else str(arg)
+    return str(arg.get("message", arg)) if isinstance(arg, dict) else str(arg)
+
+
+def transport_reason(error: Exception) -> str:
+    """Why a node could not be reached, in a few words (not an exception's repr)."""
+    text = str(error)
+    for needle, reason in (
+        ("Connection refused", "connection refused"),
+        ("Name or service not known", "unknown host"),
+        ("Failed to resolve", "unknown host"),
+        ("timed out", "timed out"),
+        ("Read timed out", "timed out"),
+        ("Connection reset", "connection reset"),
+        ("RemoteDisconnected", "the connection was closed"),
+    ):
+        if needle in text:
+            return reason
+    if isinstance(error, Web3RPCError):
+        return rpc_error_message(error)
+    return text.splitlines()[0][:120] if text else type(error).__name__
+
+
+# What a node that does not answer, or answers with an error, raises through web3.
+NODE_UNREACHABLE = (requests.RequestException, ProviderConnectionError, Web3RPCError)
+
+
+def check_rpc_url(url: str, option: str = "--rpc") -> str:
+    """`url` if it is an http(s) URL with a host; BadInput otherwise."""
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018  (raises on a port that is not a number)
+    except ValueError:
+        raise BadInput(f"{option} has a port that is not a number: {url!r}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BadInput(
+            f"{option} must be an http:// or https:// URL like http://127.0.0.1:8545, got {url!r}"
+        )
+    return url
+
+
+def check_address(text: str, option: str) -> str:
+    """The checksummed address `text` names; BadInput for anything else."""
+    if not re.fullmatch(r"0x[0-9a-fA-F]{40}", text or ""):
+        raise BadInput(f"{option} must be a 0x-prefixed address of 40 hex digits, got {text!r}")
+    if not is_hex_address(text) or (
+        text[2:] != text[2:].lower()
+        and text[2:] != text[2:].upper()
+        and not is_checksum_address(text)
+    ):
+        raise BadInput(
+            f"{option} {text} has mixed case but a wrong EIP-55 checksum: check it for a typo"
+        )
+    return to_checksum_address(text)
 
 
 def connect_embedded() -> Chain:
@@ -153,13 +224,27 @@ def connect_embedded() -> Chain:
     return Chain(w3=w3, embedded=True, accounts=accounts)
 
 
-def connect_rpc(url: str, signer: LocalAccount | None = None) -> Chain:
-    """A JSON-RPC node at `url`; raises ChainError if it does not answer."""
+def connect_rpc(
+    url: str, signer: LocalAccount | None = None, *, wait_s: float = 0.0, option: str = "--rpc"
+) -> Chain:
+    """A JSON-RPC node at `url`, waiting up to `wait_s` for it to answer.
+
+    BadInput if `url` is not a URL; ChainError if no node answers there in time.
+    """
+    check_rpc_url(url, option)
     w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": RPC_TIMEOUT_S}))
-    try:
-        w3.eth.get_block_number()
-    except Exception as error:  # any transport failure means the same thing here
-        raise ChainError(f"no JSON-RPC node answers at {url}: {type(error).__name__}") from error
+    give_up = time.monotonic() + wait_s
+    while True:
+        try:
+            w3.eth.get_block_number()
+            break
+        except NODE_UNREACHABLE as error:
+            if time.monotonic() >= give_up:
+                waited = f" within {wait_s:g} s" if wait_s else ""
+                raise ChainError(
+                    f"no JSON-RPC node answers at {url}{waited} ({transport_reason(error)})"
+                ) from None
+            time.sleep(0.25)
     return Chain(w3=w3, embedded=False, accounts=[signer] if signer else [])
 
 
@@ -169,21 +254,25 @@ def load_signer(keystore: Path | None = None) -> LocalAccount:
     if keystore is not None:
         try:
             encrypted = keystore.read_text()
-        except OSError as error:
-            raise ChainError(f"cannot read keystore {keystore}: {error.strerror}") from error
+        except (OSError, UnicodeDecodeError) as error:
+            reason = getattr(error, "strerror", None) or "not a text file"
+            raise BadInput(f"cannot read --keystore {keystore}: {reason}") from None
         password = os.environ.get(KEYSTORE_PASSWORD_ENV)
         if password is None:
             password = getpass.getpass(f"password for {keystore}: ")
         try:
             return Account.from_key(Account.decrypt(encrypted, password))
-        except ValueError as error:
-            raise ChainError(f"cannot decrypt keystore {keystore}: {error}") from error
+        except (ValueError, TypeError, KeyError) as error:
+            reason = "wrong password" if "MAC mismatch" in str(error) else "not a keystore file"
+            raise BadInput(f"cannot decrypt --keystore {keystore}: {reason}") from None
     key = os.environ.get(PRIVATE_KEY_ENV)
     if not key:
-        raise ChainError(
+        raise BadInput(
             f"no signing key: set {PRIVATE_KEY_ENV} to a hex private key or pass --keystore FILE"
         )
+    if not re.fullmatch(r"(0x)?[0-9a-fA-F]{64}", key.strip()):
+        raise BadInput(f"{PRIVATE_KEY_ENV} must be 64 hex digits (32 bytes), 0x-prefixed or not")
     try:
-        return Account.from_key(key)
-    except (ValueError, TypeError) as error:
-        raise ChainError(f"{PRIVATE_KEY_ENV} is not a valid private key") from error
+        return Account.from_key(key.strip())
+    except (ValueError, TypeError):
+        raise BadInput(f"{PRIVATE_KEY_ENV} is not a valid secp256k1 private key") from None

@@ -27,6 +27,7 @@ class TxResult:
     gas_used: int
     fee_wei: int  # gas_used * effective gas price: what the sender paid besides value
     events: list[Event]
+    block_number: int | None = None
 
 
 def _normalize(value):
@@ -253,6 +254,7 @@ class Market:
             gas_used=receipt["gasUsed"],
             fee_wei=receipt["gasUsed"] * receipt["effectiveGasPrice"],
             events=list(self.decode_events(receipt)),
+            block_number=receipt["blockNumber"],
         )
 
     def decode_events(self, receipt) -> Iterator[Event]:

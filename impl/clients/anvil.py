@@ -3,7 +3,9 @@
 `AnvilNode` runs the anvil that `npm ci` puts in node_modules on a free 127.0.0.1
 port, automining, and stops it by its process group. `fund` gives an account ether
 with `anvil_setBalance`, so no key of anvil's own is needed; `snapshot`/`revert`
-wrap `evm_snapshot`/`evm_revert` for reorg tests.
+wrap `evm_snapshot`/`evm_revert`, `reorg` wraps `anvil_reorg` (the replaced blocks'
+transactions are gone, those still in the pool stay), `automine` and `mine` let a
+fault test hold transactions in the pool.
 """
 
 import socket
@@ -95,3 +97,13 @@ class AnvilNode:
 
     def revert(self, snapshot_id: str) -> None:
         self.rpc("evm_revert", snapshot_id)
+
+    def reorg(self, depth: int) -> None:
+        """Replace the newest `depth` blocks with as many empty ones."""
+        self.rpc("anvil_reorg", depth, [])
+
+    def automine(self, on: bool) -> None:
+        self.rpc("evm_setAutomine", on)
+
+    def mine(self, blocks: int = 1) -> None:
+        self.rpc("anvil_mine", hex(blocks))

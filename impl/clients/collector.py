@@ -28,11 +28,16 @@ the sample, the features' address, the score and the review's verdict. Handlers:
 
 import secrets
 from dataclasses import dataclass, fields
-from pathlib import Path
 
 import numpy as np
 
-from hyperx.impl.clients.artifacts import ArtifactError, decode_shard, encode_offer, join_shards
+from hyperx.impl.clients.artifacts import (
+    ArtifactError,
+    decode_shard,
+    encode_offer,
+    encode_shard,
+    join_shards,
+)
 from hyperx.impl.clients.daemon import ChainEvent, Party
 from hyperx.impl.clients.provider import seal_context
 from hyperx.impl.crypto import (
@@ -50,6 +55,12 @@ from hyperx.spec.contract import SessionConfig
 from hyperx.spec.parties import compute_sample_size
 
 CONFIG_FIELDS = [f.name for f in fields(SessionConfig) if f.name != "adr_theta"]
+
+
+def dataset_file(sid: int) -> str:
+    """The bought dataset, beside the collector's state: an .npz of x and y (as a shard
+    is), encrypted at rest; `hyperx collector export` writes it out in clear."""
+    return f"dataset-session-{sid}.npz.sealed"
 
 
 @dataclass(frozen=True)
@@ -89,9 +100,10 @@ class CollectorClient(Party):
         assessor: Assessor,
         *,
         confirmations=0,
+        finality=None,
         abort_after_review=False,
     ):
-        super().__init__(chain, account, state, confirmations)
+        super().__init__(chain, account, state, confirmations, finality=finality)
         self.store = store
         self.assessor = assessor
         self.abort_after_review = abort_after_review  # fault tests: walk away after a good review
@@ -149,8 +161,18 @@ class CollectorClient(Party):
             )
 
     def is_done_already(self, intent) -> bool:
-        # A second create_session would open a second session: it landed if ours is seen.
-        return intent.interface == "create_session" and self.session() is not None
+        # A second create_session would open a second session: it landed if the chain
+        # shows ours, handled or not yet.
+        return intent.interface == "create_session" and (
+            self.session() is not None
+            or bool(
+                self.find_events(
+                    "CreateSession",
+                    collector=self.address,
+                    adr_theta=self.state.get("collector", "offer"),
+                )
+            )
+        )
 
     def on_CreateSession(self, event: ChainEvent) -> None:
         args = event.args
@@ -300,7 +322,7 @@ class CollectorClient(Party):
             features = self.store.get(provider["features_cid"])
         except (CryptoError, DatastoreError, ArtifactError) as error:
             return f"rejected: {error}"
-        self._put_provider(pid, k_data=k_data)
+        self.state.put_secret(f"provider:{pid}", "k_data", k_data)
         if not pipeline.review(self.assessor.extractor, x, y, features):
             return "rejected: the sampled shards do not produce the submitted features"
         return "accepted"
@@ -345,8 +367,7 @@ class CollectorClient(Party):
         except (CryptoError, DatastoreError, ArtifactError) as error:
             self._put(dataset=f"rejected: {error}")
             return
-        path = Path(self.state.path).with_name(f"dataset-session-{self.session()}.npz")
-        np.savez_compressed(path, x=x, y=y)
+        path = self.state.write_secret_file(dataset_file(self.session()), encode_shard(x, y))
         self._put(dataset=f"{len(keys)} shards, {len(x)} entries verified", dataset_path=str(path))
 
     def on_ClaimRefund(self, event: ChainEvent) -> None:
@@ -358,6 +379,13 @@ class CollectorClient(Party):
         if not facts or facts["closed"]:
             return []
         return [facts["deadline"]] + ([] if facts["decided"] else [facts["cf_evaluation_deadline"]])
+
+    def clock_ready(self) -> bool:
+        """On a development chain: not while a registered provider's features are due or
+        being scored (`hyperx.impl.clients.devchain`)."""
+        return bool(self.facts()) and all(
+            facts.get("status") in ("scored", "rejected") for facts in self.providers().values()
+        )
 
     def is_done(self) -> bool:
         facts = self.facts()

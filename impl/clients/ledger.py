@@ -1,9 +1,12 @@
 """What a client needs from F_BC, and its two back ends.
 
-`Ledger` is the narrow surface the parties use: the head, block hashes and
-timestamps, the contract's decoded events in a block range, and sending a call of a
-Prot_SC interface (spec names and argument order, `hyperx.spec.contract.INTERFACES`)
-with a dry run first. Addresses are lowercase hex throughout, as in the spec.
+`Ledger` is the narrow surface the parties use: the head, the node's `finalized` or
+`safe` block, block hashes and timestamps, the contract's decoded events in a block
+range, an account's confirmed nonce, whether the node knows a transaction, and
+sending a call of a Prot_SC interface (spec names and argument order,
+`hyperx.spec.contract.INTERFACES`) with a dry run first and a given nonce; `send`
+hands the signed transaction's hash to `note` before broadcasting it. Addresses are
+lowercase hex throughout, as in the spec.
 
 - `SpecLedger` runs over the spec's F_BC (`hyperx.spec.chain.Blockchain`), mining a
   block per transaction: the clients' logic can be stepped against the reference
@@ -61,6 +64,10 @@ class SpecLedger:
     def head(self) -> int:
         return self.blockchain.height
 
+    def tagged_block(self, tag: str) -> int | None:
+        """F_BC has one notion of finality, a depth: it stands for both tags."""
+        return self.blockchain.final_height
+
     def block_hash(self, number: int) -> str | None:
         if number > self.blockchain.height:
             return None
@@ -98,10 +105,30 @@ class SpecLedger:
             return str(revert)
         return None
 
-    def send(self, account: Account, interface: str, args: list, value: int) -> str:
+    def send(
+        self,
+        account: Account,
+        interface: str,
+        args: list,
+        value: int,
+        *,
+        nonce: int | None = None,
+        note=lambda tx_hash, fees: None,
+        outbid: list | None = None,
+    ) -> str:
+        """F_BC has no nonces, no fees and mines at once: `nonce` and `outbid` do nothing here."""
         tx = self.blockchain.submit(account.address, value, interface, *args)
+        note(_tx_hash(tx.tx_id), None)
         self.blockchain.mine(self.blockchain.now + self.block_time_s)
         return _tx_hash(tx.tx_id)
+
+    def nonce(self, address: str) -> int:
+        """What a nonce would be: the account's transactions on the chain as it stands."""
+        return sum(
+            receipt.tx.sender == address
+            for block in self.blockchain.blocks
+            for receipt in block.receipts
+        )
 
     def receipt(self, tx_hash: str) -> TxReceipt | None:
         tx_id = int(tx_hash, 16)
@@ -111,17 +138,26 @@ class SpecLedger:
                     return TxReceipt(receipt.success, block.number, receipt.reason)
         return None
 
-    def is_pending(self, tx_hash: str) -> bool:
-        return any(tx.tx_id == int(tx_hash, 16) for tx in self.blockchain.mempool)
+    def is_known(self, tx_hash: str) -> bool:
+        return self.receipt(tx_hash) is not None or any(
+            tx.tx_id == int(tx_hash, 16) for tx in self.blockchain.mempool
+        )
 
     def balance(self, address: str) -> int:
         return self.blockchain.balance(address)
 
+    def client_version(self) -> str:
+        return "hyperx-spec F_BC"
+
+    def transaction_count(self, number: int) -> int:
+        return len(self.blockchain.blocks[number].receipts) if number <= self.head() else 0
+
     def advance_time(self, seconds: int) -> None:
         self.blockchain.mine(self.blockchain.now + seconds)
 
-    def mine(self) -> None:
-        self.blockchain.mine()
+    def mine(self, blocks: int = 1) -> None:
+        for _ in range(blocks):
+            self.blockchain.mine()
 
 
 def _tx_hash(tx_id: int) -> str:

@@ -35,6 +35,7 @@ from hyperx.impl.clients.artifacts import (
     split_into_shards,
 )
 from hyperx.impl.clients.daemon import ChainEvent, Party, log
+from hyperx.impl.clients.policy import JoinPolicy
 from hyperx.impl.crypto import (
     decrypt_shard,
     encrypt_shard,
@@ -81,12 +82,15 @@ class ProviderClient(Party):
         *,
         session_id=None,
         confirmations=0,
+        finality=None,
+        policy=None,
         misbehaviour=Misbehaviour(),
     ):
-        super().__init__(chain, account, state, confirmations)
+        super().__init__(chain, account, state, confirmations, finality=finality)
         self.store = store  # F_DS: hyperx.impl.datastore Datastore
         self.x, self.y = dataset
         self.session_id = session_id  # join only this session; None: the first one that fits
+        self.policy = policy or JoinPolicy()  # this provider's terms for joining a session
         self.misbehaviour = misbehaviour
 
     def session(self) -> int | None:
@@ -115,8 +119,9 @@ class ProviderClient(Party):
         sid = event.args["sid"]
         if self.session() is not None or (self.session_id is not None and sid != self.session_id):
             return
-        if self.chain.timestamp(self.chain.head()) >= event.args["cf_evaluation_deadline"]:
-            return
+        refusal = self.policy.refusal(event.args, self.chain.timestamp(self.chain.head()))
+        if refusal is not None:
+            return self._skip(sid, refusal)
         shards_wanted = event.args["cf_shards"]
         try:
             if shards_wanted > len(self.x):
@@ -130,9 +135,7 @@ class ProviderClient(Party):
                 pipeline.load_extractor(self.store.get(extractor_cid)), self.x, self.y
             )
         except (ArtifactError, DatastoreError, QualityError) as error:
-            self.state.put("provider", f"skipped:{sid}", str(error))
-            log.warning("provider %s skips session %d: %s", self.address[:10], sid, error)
-            return
+            return self._skip(sid, str(error))
         binding = session_binding(self.chain.chain_id, self.chain.contract_address, sid)
         k_data = new_k_data()
         keys = [
@@ -140,9 +143,9 @@ class ProviderClient(Party):
             for index, shard in enumerate(split_into_shards(self.x, self.y, shards_wanted))
         ]
         self.state.put("provider", "sid", sid)
+        self.state.put_secret(f"session:{sid}", "k_data", k_data)
+        self.state.put_secret(f"session:{sid}", "keys", keys)
         self._put(
-            k_data=k_data,
-            keys=keys,
             binding=binding,
             collector=event.args["collector"].lower(),
             collector_public_key=collector_key,
@@ -160,6 +163,10 @@ class ProviderClient(Party):
             shards_wanted,
             value=event.args["cf_deposit"],
         )
+
+    def _skip(self, sid: int, reason: str) -> None:
+        self.state.put("provider", f"skipped:{sid}", reason)
+        log.warning("provider %s skips session %d: %s", self.address[:10], sid, reason)
 
     # Evaluation (lines 57-62)
 

@@ -7,8 +7,11 @@ development chain (the embedded EVM, anvil) the loop fast-forwards the chain's c
 to the next deadline when no party has anything to do, instead of waiting for it.
 """
 
+import contextlib
+import dataclasses
 import hashlib
 import json
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +20,9 @@ import numpy as np
 import platformdirs
 
 from hyperx.impl.clients.collector import Assessor
+from hyperx.impl.clients.devchain import DevClock, require_dev_chain
+from hyperx.impl.clients.finality import Finality
+from hyperx.impl.errors import BadInput
 from hyperx.impl.quality import corruptions, data, pipeline
 from hyperx.impl.quality.config import QualityConfig
 
@@ -43,9 +49,11 @@ class ProviderSpec:
 
 def provider_specs(count: int, family: str = "mislabel", seed: int = 0) -> list[ProviderSpec]:
     """`count` providers of distinct corruption levels (one of them the original), in a seeded order."""
+    if family not in corruptions.FAMILIES:
+        raise BadInput(f"--family must be one of {', '.join(corruptions.FAMILIES)}, got {family!r}")
     levels = corruptions.num_levels(family)
     if not 1 <= count <= levels:
-        raise SessionError(
+        raise BadInput(
             f"--providers must be between 1 and {levels} for the '{family}' family, got {count}"
         )
     chosen = np.round(np.linspace(0, min(levels - 1, 2 * (count - 1)), count)).astype(int)
@@ -96,48 +104,54 @@ def provider_dataset(task: data.Task, spec: ProviderSpec, config: QualityConfig,
 
 @dataclass
 class Loop:
-    """Steps the parties until all are done, fast-forwarding a development chain's clock."""
+    """Steps the parties until all have settled, on a development chain mining and moving time.
+
+    `dev` (a DevClock) is given on a development chain only. A loop that holds every
+    party of a session (`hyperx session run`) moves the clock whenever all are idle;
+    a daemon alone (`alone`) only if its party drives the clock and the chain has
+    been quiet (see `hyperx.impl.clients.devchain`).
+    """
 
     ledger: object
     parties: list
-    fast_forward: bool = True
+    dev: DevClock | None = None
+    alone: bool = False
     max_idle_turns: int = 3
     poll_s: float = 0.2
 
     def run(self, timeout_s: float, until=None) -> None:
-        """Turns until every party is done, or until `until()` holds after a turn.
-
-        When fast-forwarding, an idle loop first mines single blocks, as many as the
-        deepest confirmation depth (events below the head become actionable), and only
-        then moves the clock to the next deadline.
-        """
-        depth = max((getattr(p, "confirmations", 0) for p in self.parties), default=0)
-        start, idle, nudges = time.monotonic(), 0, 0
-        while not all(p.is_done() for p in self.parties) and not (until and until()):
+        """Turns until every party has settled, or until `until()` holds after a turn."""
+        start, idle = time.monotonic(), 0
+        while not all(p.is_settled() for p in self.parties) and not (until and until()):
             if time.monotonic() - start > timeout_s:
-                waiting = [f"{p.role} {p.address}" for p in self.parties if not p.is_done()]
                 raise SessionError(
-                    f"the session did not finish within {timeout_s:g} s; still waiting: {', '.join(waiting)}"
+                    f"the session did not finish within {timeout_s:g} s; still waiting: "
+                    + ", ".join(self.waiting())
                 )
             progressed = False
             for party in self.parties:
                 progressed |= party.step()
-            idle, nudges = (0, 0) if progressed else (idle + 1, nudges)
-            if idle >= self.max_idle_turns:
-                if not self.fast_forward:
-                    time.sleep(self.poll_s)
-                elif nudges < depth:
-                    self.ledger.mine()
-                    nudges += 1
-                else:
-                    self.skip_to_next_deadline()
-                    nudges = 0
-                idle = 0
+            idle = 0 if progressed else idle + 1
+            if idle < self.max_idle_turns:
+                continue
+            idle = 0
+            if self.dev is None or not (self.dev.mine_for(self.parties) or self.skip_ahead()):
+                time.sleep(self.poll_s)
 
-    def skip_to_next_deadline(self) -> None:
+    def waiting(self) -> list[str]:
+        return [
+            f"{p.role} {p.address} ({'finality' if p.is_done() else 'its session'})"
+            for p in self.parties
+            if not p.is_settled()
+        ]
+
+    def skip_ahead(self) -> bool:
+        """Move the clock to the next deadline any party waits for, if the parties allow it."""
+        if self.alone and not (all(p.clock_ready() for p in self.parties) and self.dev.is_quiet()):
+            return False
         now = self.ledger.timestamp(self.ledger.head())
         deadlines = [d for p in self.parties for d in p.deadlines() if d >= now]
-        self.ledger.advance_time(max(1, (min(deadlines) if deadlines else now) - now + 1))
+        return bool(deadlines) and self.dev.skip_to(min(deadlines))
 
 
 # The whole session: what `hyperx session run` drives
@@ -172,8 +186,13 @@ class RunOptions:
     review_s: int = 3_600
     claim_s: int = 3_600
     confirmations: int = 0
+    finality_tag: str | None = "finalized"  # see hyperx.impl.clients.finality
     timeout_s: float = 600.0
-    fast_forward: bool = True  # move a development chain's clock to the next deadline when idle
+    fast_forward: bool = True  # mine and move a development chain's clock when all are idle
+
+    @property
+    def finality(self) -> Finality:
+        return Finality(self.confirmations, self.finality_tag)
 
 
 @dataclass
@@ -206,37 +225,64 @@ class SessionReport:
 def quality_config(name: str) -> QualityConfig:
     configs = {"default": QualityConfig.default, "tiny": QualityConfig.tiny}
     if name not in configs:
-        raise SessionError(f"--quality must be one of {', '.join(configs)}, got {name!r}")
+        raise BadInput(f"--quality must be one of {', '.join(configs)}, got {name!r}")
     return configs[name]()
 
 
-def open_store(ipfs: str | None, directory: Path):
-    """F_DS: the IPFS node at `ipfs`, or the embedded store under `directory`."""
-    from hyperx.impl.datastore import EmbeddedStore, IpfsStore
+def open_store(ipfs: str | None, directory: Path, wait_s: float = 0.0):
+    """F_DS: the IPFS node at `ipfs` (waiting up to `wait_s` for it), or the embedded
+    store under `directory`. BadInput if `ipfs` is not an API address."""
+    from hyperx.impl.datastore import DatastoreError, EmbeddedStore, IpfsStore
+    from hyperx.impl.datastore.ipfs import parse_api_address
 
-    return IpfsStore(ipfs) if ipfs else EmbeddedStore(directory)
+    if not ipfs:
+        return EmbeddedStore(directory)
+    try:
+        parse_api_address(ipfs)
+    except DatastoreError as error:
+        raise BadInput(f"--ipfs: {error}") from None
+    give_up = time.monotonic() + wait_s
+    while True:
+        try:
+            return IpfsStore(ipfs)
+        except DatastoreError:
+            if time.monotonic() >= give_up:
+                raise
+            time.sleep(0.5)
 
 
 def run_session(options: RunOptions, progress=lambda phase, message: None) -> SessionReport:
-    """Deploy (or join) a market, then run one collector and N providers to the end."""
-    harness = build_session(options, progress)
-    harness.run(options.timeout_s)
-    return harness.report()
+    """Deploy (or join) a market, then run one collector and N providers to the end.
+
+    Without a `state_dir`, the parties' state (their keys, K_data, the bought
+    dataset) lives in a private temporary folder that is removed when the run ends,
+    however it ends.
+    """
+    with contextlib.ExitStack() as stack:
+        if options.state_dir is None:
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="hyperx-session-"))
+            options = dataclasses.replace(options, state_dir=Path(folder))
+        harness = build_session(options, progress)
+        stack.callback(harness.close)
+        harness.run(options.timeout_s)
+        return harness.report()
 
 
 def connect(options: RunOptions):
     """(chain, market, funding account): the embedded EVM with a fresh market, or --rpc."""
     from hyperx.impl.chain.connection import connect_embedded, connect_rpc, load_signer
+    from hyperx.impl.chain.deployment import open_market
     from hyperx.impl.chain.market import Market
 
     if options.rpc:
-        chain = connect_rpc(options.rpc)
         funder = load_signer(options.keystore)
+        chain = connect_rpc(options.rpc)
     else:
         chain = connect_embedded()
         funder = chain.accounts[0]
-    market = Market(chain, options.market) if options.market else Market.deploy(chain, funder)[0]
-    return chain, market, funder
+    if options.market:
+        return chain, open_market(chain, options.market).market, funder
+    return chain, Market.deploy(chain, funder)[0], funder
 
 
 @dataclass
@@ -262,8 +308,13 @@ class Harness:
 
     def run(self, timeout_s: float, until=None) -> None:
         parties = [*self.parties(), self.observer]
-        Loop(self.ledger, parties, fast_forward=self.options.fast_forward).run(timeout_s, until)
+        dev = DevClock(self.ledger) if self.options.fast_forward else None
+        Loop(self.ledger, parties, dev).run(timeout_s, until)
         self.clock["end"] = time.monotonic()
+
+    def close(self) -> None:
+        for party in [*self.parties(), self.observer]:
+            party.state.close()
 
     def report(self) -> SessionReport:
         collector, ledger = self.collector, self.ledger
@@ -324,29 +375,33 @@ def build_session(
     """Fund a fresh collector and N providers on a market, and open the session.
 
     `connection` is a (chain, market, funder) to reuse; `misbehaviours` maps a
-    provider's position to its `Misbehaviour` (fault tests).
+    provider's position to its `Misbehaviour` (fault tests). The parties keep their
+    state under `options.state_dir`, which must be given.
     """
-    import tempfile
-
     from hyperx.impl.clients.collector import CollectorClient, Terms
     from hyperx.impl.clients.ledger import Account
     from hyperx.impl.clients.provider import Misbehaviour, ProviderClient
-    from hyperx.impl.clients.state import StateStore
+    from hyperx.impl.clients.state import StateStore, make_private_dir
     from hyperx.impl.clients.web3_ledger import Web3Ledger
 
     clock = {"start": time.monotonic()}
     config = assessor.config if assessor else quality_config(options.quality)
     specs = provider_specs(options.providers, options.family, options.seed)
-    state_dir = Path(options.state_dir or tempfile.mkdtemp(prefix="hyperx-session-"))
+    if options.state_dir is None:
+        raise SessionError("build_session needs a state_dir (run_session makes a private one)")
+    state_dir = make_private_dir(options.state_dir)
 
     task = load_task(config, options.seed)
-    if options.shards > len(task.pool_x):
-        raise SessionError(
-            f"--shards must be at most {len(task.pool_x)} (the dataset's entries), got {options.shards}"
+    if not 1 <= options.shards <= len(task.pool_x):
+        raise BadInput(
+            f"--shards must be between 1 and {len(task.pool_x)} (the dataset's entries), got {options.shards}"
         )
     chain, market, funder = connection or connect(
         options
     )  # before the assessor: a bad --rpc fails fast
+    ledger = Web3Ledger(market)
+    if options.fast_forward:
+        require_dev_chain(ledger, "hyperx session run (without --real-time)")
     clock["deployed"] = time.monotonic()
     progress(
         "setup",
@@ -356,7 +411,6 @@ def build_session(
     assessor = assessor or prepare_assessor(config, task, options.seed)
     clock["assessor"] = time.monotonic()
 
-    ledger = Web3Ledger(market)
     collector_key = Account.create()
     provider_keys = [Account.create() for _ in specs]
     chain.transact(funder, collector_key.address, b"", options.reward_wei + 10**17)
@@ -368,10 +422,10 @@ def build_session(
     collector = CollectorClient(
         ledger,
         collector_key,
-        StateStore(state_dir / "collector.sqlite"),
+        StateStore(state_dir / "collector.sqlite", collector_key.private_key),
         store,
         assessor,
-        confirmations=options.confirmations,
+        finality=options.finality,
         abort_after_review=abort_after_review,
     )
     names = [f"provider-{i + 1}" for i in range(len(specs))]
@@ -380,10 +434,10 @@ def build_session(
         ProviderClient(
             ledger,
             key,
-            StateStore(state_dir / f"{name}.sqlite"),
+            StateStore(state_dir / f"{name}.sqlite", key.private_key),
             store,
             provider_dataset(task, spec, config, options.seed),
-            confirmations=options.confirmations,
+            finality=options.finality,
             misbehaviour=misbehaviours.get(i, Misbehaviour()),
         )
         for i, (name, key, spec) in enumerate(zip(names, provider_keys, specs, strict=True))
@@ -451,10 +505,16 @@ class Observer:
             who = self.names.get(event.args.get("pid") or event.args.get("collector"), "")
             phase = next((p for p, e in PHASES if e == event.name), "")
             self.progress(phase, f"{event.name} {who} (block {event.block_number})")
-        self.state.record_block(head, "", 1)
+        self.state.record_block(head, "", forget_below=head - 1)
         return False
 
     def is_done(self) -> bool:
+        return True
+
+    def is_settled(self) -> bool:
+        return True
+
+    def clock_ready(self) -> bool:
         return True
 
     def deadlines(self) -> list[int]:

@@ -1,6 +1,7 @@
 """A throw-away js-ipfs node on loopback, for tests and local runs.
 
-`python -m hyperx.impl.datastore.node` runs one until Ctrl-C, for trying `--ipfs` by hand.
+`python -m hyperx.impl.datastore.node [--api-port PORT]` runs one until Ctrl-C (or
+SIGTERM), for trying `--ipfs` by hand; it prints its API multiaddr once it answers.
 
 `JsIpfsNode` runs the js-ipfs (`ipfs` 0.66.1) that `npm ci` puts in the repository's
 node_modules: `jsipfs daemon --offline --enable-preload=false` on a fresh repository
@@ -69,8 +70,9 @@ def find_node_bin(name: str) -> Path | None:
 class JsIpfsNode:
     """Context manager: a js-ipfs daemon on 127.0.0.1; `api_multiaddr` and `api_url` once started."""
 
-    def __init__(self, startup_timeout_s: float = 60.0):
+    def __init__(self, startup_timeout_s: float = 60.0, api_port: int = 0):
         self.startup_timeout_s = startup_timeout_s
+        self.api_port = api_port  # 0: any free port
         self.repo: Path | None = None
         self.process: subprocess.Popen | None = None
         self.api_multiaddr: str | None = None
@@ -96,7 +98,12 @@ class JsIpfsNode:
         ipfs_path = self.repo / "repo"
         config = self.repo / "init-config.json"
         try:
-            config.write_text(json.dumps(LOOPBACK_CONFIG))
+            api = {"API": f"/ip4/127.0.0.1/tcp/{self.api_port}"} if self.api_port else {}
+            config.write_text(
+                json.dumps(
+                    {**LOOPBACK_CONFIG, "Addresses": {**LOOPBACK_CONFIG["Addresses"], **api}}
+                )
+            )
             log = open(self.repo / "daemon.log", "wb")
             self.process = subprocess.Popen(
                 [
@@ -164,7 +171,16 @@ def stop_process_group(process: subprocess.Popen) -> None:
 
 def main() -> None:
     """`python -m hyperx.impl.datastore.node`: run a loopback js-ipfs node until Ctrl-C."""
-    with JsIpfsNode() as node:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m hyperx.impl.datastore.node", description=main.__doc__
+    )
+    parser.add_argument(
+        "--api-port", type=int, default=0, help="the RPC API's port on 127.0.0.1 (default: any)"
+    )
+    arguments = parser.parse_args()
+    with JsIpfsNode(api_port=arguments.api_port) as node:
         print(
             f"js-ipfs RPC API at {node.api_multiaddr} (started in {node.startup_s:.1f} s);"
             " Ctrl-C stops it",
