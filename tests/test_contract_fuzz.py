@@ -24,7 +24,7 @@ from hyperx.spec.contract import INTERFACES, get_escrow
 
 THOROUGH = os.environ.get("HYPERX_PROFILE") == "thorough"
 # Derandomized by default, so that the default run checks the same 2,500 calls.
-EXAMPLES, STEPS = (60, 110) if THOROUGH else (10, 110)
+EXAMPLES, STEPS = (60, 110) if THOROUGH else (12, 110)
 EXAMPLES = int(os.environ.get("HYPERX_FUZZ_EXAMPLES", EXAMPLES))
 
 words = st.binary(min_size=32, max_size=32) | st.just(b"\x00" * 32)
