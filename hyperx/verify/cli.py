@@ -4,11 +4,13 @@ display on stderr and a table of results (or, with --json, one JSON object) on s
 Exit codes: 0 all proved and no refinement failure (and, with --mutants, the
 control passed and every surviving mutant is a documented equivalent one); 1
 something failed; 2 bad input (a one-line error on stderr). Without a terminal,
-the progress display becomes one stderr line per finished step. Mounted by `hyperx.cli` as `hyperx verify`; `python -m hyperx.verify.cli`
+the progress display becomes one stderr line per finished step. Mounted by
+`hyperx.cli` as `hyperx verify`; `python -m hyperx.verify.cli`
 runs it alone.
 """
 
 import json as json_lib
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -123,7 +125,7 @@ def verify(
     if json:
         typer.echo(json_lib.dumps(report.to_json()))
     else:
-        print_report(report, Console())
+        print_report(report, _stdout())
     if not report.ok:
         raise typer.Exit(1)
 
@@ -146,9 +148,15 @@ def run_economics_command(
     if json:
         typer.echo(json_lib.dumps(report.to_json()))
     else:
-        print_economics(report, Console())
+        print_economics(report, _stdout())
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _stdout() -> Console:
+    """The terminal's width on a terminal; 160 columns into a pipe or a file, so a
+    saved table keeps one line per row."""
+    return Console() if sys.stdout.isatty() else Console(width=160)
 
 
 def print_economics(report, console: Console) -> None:
