@@ -1,21 +1,22 @@
-"""Shared by the clients' test modules: an embedded chain with a market, the tiny
-assessor, and sessions on them (each module holds the first two in module fixtures)."""
+"""Shared by the clients' test modules: the tiny assessor, and sessions on the spec's
+F_BC (each session its own chain) or on an embedded EVM with a market (a module
+fixture holds that venue)."""
 
 from hyperx.impl.clients.session import (
     RunOptions,
     build_session,
+    connect,
     load_task,
     prepare_assessor,
     quality_config,
+    spec_venue,
 )
 
 TINY = RunOptions(providers=3, shards=8, quality="tiny")
 
 
 def make_embedded():
-    """(chain, market, funder) on a fresh embedded EVM."""
-    from hyperx.impl.clients.session import connect
-
+    """A venue: a fresh embedded EVM with a market, and its funding account."""
     return connect(TINY)
 
 
@@ -24,10 +25,11 @@ def make_assessor():
     return prepare_assessor(config, load_task(config, 0), 0)
 
 
-def new_session(embedded, assessor, tmp_path, **kwargs):
-    """A harness with the tiny options on the module's market; kwargs go to RunOptions
-    when they are its fields, else to build_session (misbehaviours, abort_after_review)."""
+def new_session(venue, assessor, tmp_path, **kwargs):
+    """A harness with the tiny options; kwargs go to RunOptions when they are its
+    fields, else to build_session (misbehaviours, abort_after_review). `venue` is the
+    module's embedded EVM, or None for a fresh F_BC of the spec."""
     fields = {k: v for k, v in kwargs.items() if k in RunOptions.__dataclass_fields__}
     extra = {k: v for k, v in kwargs.items() if k not in fields}
     options = RunOptions(**{**TINY.__dict__, "state_dir": tmp_path, **fields})
-    return build_session(options, connection=embedded, assessor=assessor, **extra)
+    return build_session(options, venue=venue or spec_venue(), assessor=assessor, **extra)
