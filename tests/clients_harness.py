@@ -11,8 +11,13 @@ from hyperx.impl.clients.session import (
     quality_config,
     spec_venue,
 )
+from hyperx.spec.config import BPS
 
 TINY = RunOptions(providers=3, shards=8, quality="tiny")
+# What the sessions pay: the reward R, the deposit D, and C = CF_% * R, the
+# compensation of a candidate whose review stood unanswered.
+R, D = TINY.reward_wei, TINY.deposit_wei
+C = R * TINY.pct_bps // BPS
 
 
 def make_embedded():
@@ -33,3 +38,9 @@ def new_session(venue, assessor, tmp_path, **kwargs):
     extra = {k: v for k, v in kwargs.items() if k not in fields}
     options = RunOptions(**{**TINY.__dict__, "state_dir": tmp_path, **fields})
     return build_session(options, venue=venue or spec_venue(), assessor=assessor, **extra)
+
+
+def net_of_fees(harness) -> dict:
+    """Each party's balance change in the session, the fees it paid given back."""
+    deltas = harness.deltas()
+    return {party.address: deltas[party.address] + party.gas()[1] for party in harness.parties()}

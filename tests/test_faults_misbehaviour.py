@@ -3,22 +3,18 @@ catches it, how the session ends, and what every party's balance moved, to the w
 (less the fees it paid; the spec's F_BC charges none).
 
 R is the reward, D the deposit, C = CF_% * R the compensation of a candidate whose
-review stood unanswered.
+review stood unanswered (`tests.clients_harness`).
 """
 
 import pytest
 
 from hyperx.impl.clients.provider import Misbehaviour
-from hyperx.impl.clients.session import RunOptions, load_task
+from hyperx.impl.clients.session import load_task
 from hyperx.impl.clients.state import FAILED
 from hyperx.impl.datastore import bytes32_to_cid
 from hyperx.impl.quality import pipeline
-from hyperx.spec.config import BPS
-from tests.clients_harness import make_assessor, new_session
+from tests.clients_harness import TINY, C, D, R, make_assessor, net_of_fees, new_session
 
-OPTIONS = RunOptions()
-R, D = OPTIONS.reward_wei, OPTIONS.deposit_wei
-C = R * OPTIONS.pct_bps // BPS
 TIMEOUT_S = 300
 
 
@@ -37,8 +33,7 @@ def settle(harness) -> dict:
     """Run the session to its end; each party's balance change, its fees given back."""
     harness.run(TIMEOUT_S)
     assert harness.ledger.market_balance() == 0  # the escrow paid out everything it held
-    deltas = harness.deltas()
-    return {party.address: deltas[party.address] + party.gas()[1] for party in harness.parties()}
+    return net_of_fees(harness)
 
 
 def events(harness, name: str) -> list:
@@ -60,7 +55,7 @@ def test_honest_provider_is_paid_by_claim_deposit_once_the_complaint_window_pass
     (claim,) = events(harness, "ClaimReward")
     paid = next(e for e in events(harness, "ClaimDeposit") if e.args["pid"] == optimal.address)
     assert harness.ledger.timestamp(paid.block_number) >= claim.args["deadline"]
-    assert claim.args["deadline"] == harness.ledger.timestamp(claim.block_number) + OPTIONS.review_s
+    assert claim.args["deadline"] == harness.ledger.timestamp(claim.block_number) + TINY.review_s
 
 
 def test_wrong_sample_keys_are_disputed_and_the_candidate_forfeits(venue, assessor, tmp_path):

@@ -8,25 +8,15 @@ import dataclasses
 import pytest
 
 from hyperx.impl.clients.ledger import Account
-from hyperx.impl.clients.session import RunOptions
 from hyperx.impl.datastore.cid import bytes32_to_cid
-from hyperx.spec.config import BPS
-from tests.clients_harness import make_assessor, new_session
+from tests.clients_harness import C, D, R, make_assessor, net_of_fees, new_session
 
-OPTIONS = RunOptions()
-R, D = OPTIONS.reward_wei, OPTIONS.deposit_wei
-C = R * OPTIONS.pct_bps // BPS
 TIMEOUT_S = 300
 
 
 @pytest.fixture(scope="module")
 def assessor():
     return make_assessor()
-
-
-def moved(harness) -> dict:
-    deltas = harness.deltas()
-    return {party.address: deltas[party.address] + party.gas()[1] for party in harness.parties()}
 
 
 def test_collector_that_aborts_after_review_pays_the_compensation(assessor, tmp_path):
@@ -36,7 +26,7 @@ def test_collector_that_aborts_after_review_pays_the_compensation(assessor, tmp_
     assert collector.providers()[provider.address]["review"] == "accepted"
     assert harness.report().state == "expired while reviewing"
     assert (provider.facts()["payout"], collector.facts()["refund"]) == (D + C, R - C)
-    assert moved(harness) == {collector.address: -C, provider.address: C}
+    assert net_of_fees(harness) == {collector.address: -C, provider.address: C}
 
 
 def test_session_left_to_expire_returns_every_deposit_and_the_reward(assessor, tmp_path):
@@ -47,7 +37,7 @@ def test_session_left_to_expire_returns_every_deposit_and_the_reward(assessor, t
     assert harness.report().state == "expired while pending"
     assert harness.collector.facts()["refund"] == R
     assert all(p.facts()["payout"] == D for p in harness.providers)
-    assert set(moved(harness).values()) == {0}  # everything escrowed came back
+    assert set(net_of_fees(harness).values()) == {0}  # everything escrowed came back
     assert harness.ledger.market_balance() == 0
 
 
@@ -75,7 +65,7 @@ def test_copied_features_do_not_open_and_are_never_scored(assessor, tmp_path):
     )
     assert rejected["features_cid"] == collector.providers()[honest.address]["features_cid"]
     assert collector.facts()["optimal"] == honest.address
-    assert moved(harness) == {collector.address: -R, honest.address: R, copier.address: 0}
+    assert net_of_fees(harness) == {collector.address: -R, honest.address: R, copier.address: 0}
 
 
 def test_a_review_key_that_is_not_a_point_gets_a_review_nobody_can_dispute(assessor, tmp_path):
@@ -91,7 +81,7 @@ def test_a_review_key_that_is_not_a_point_gets_a_review_nobody_can_dispute(asses
     dispute = collector.state.intent("dispute_review")
     assert (dispute.status, dispute.detail) == ("failed", "hyperx: secret is not the review key's")
     assert harness.report().state == "expired while reviewing"
-    assert moved(harness) == {collector.address: -C, provider.address: C}
+    assert net_of_fees(harness) == {collector.address: -C, provider.address: C}
 
 
 def test_detects_a_tampered_feature_file(assessor, tmp_path):
@@ -124,7 +114,7 @@ def test_a_tampered_shard_passes_the_provider_over(assessor, tmp_path, sampled):
     passed_over = harness.collector.providers()[provider.address]["passed_over"]
     assert passed_over.startswith(f"block {cid} is corrupt")
     assert harness.report().state == "expired while pending"
-    assert moved(harness) == {harness.collector.address: 0, provider.address: 0}
+    assert net_of_fees(harness) == {harness.collector.address: 0, provider.address: 0}
 
 
 def test_providers_skip_a_session_whose_offer_is_not_on_the_store(assessor, tmp_path):
