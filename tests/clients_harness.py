@@ -44,3 +44,12 @@ def net_of_fees(harness) -> dict:
     """Each party's balance change in the session, the fees it paid given back."""
     deltas = harness.deltas()
     return {party.address: deltas[party.address] + party.gas()[1] for party in harness.parties()}
+
+
+def view_of(harness, only: int | None = None) -> dict:
+    """`hyperx market status --json` of the harness's market, from its first block."""
+    from hyperx.impl.clients.market_view import MarketView
+
+    view = MarketView(harness.ledger, 0)
+    view.update()
+    return view.to_json(only)

@@ -13,7 +13,7 @@ from hyperx.impl.clients.session import load_task
 from hyperx.impl.clients.state import FAILED
 from hyperx.impl.datastore import bytes32_to_cid
 from hyperx.impl.quality import pipeline
-from tests.clients_harness import TINY, C, D, R, make_assessor, net_of_fees, new_session
+from tests.clients_harness import TINY, C, D, R, make_assessor, net_of_fees, new_session, view_of
 
 TIMEOUT_S = 300
 
@@ -68,6 +68,11 @@ def test_wrong_sample_keys_are_disputed_and_the_candidate_forfeits(venue, assess
     (dispute,) = events(harness, "DisputeReview")
     assert dispute.args["pid"] == provider.address and dispute.args["position"] == 0
     assert harness.report().state == "review disputed"
+    (view,) = view_of(harness)["sessions"]
+    assert (view["state"], view["refund_wei"]) == ("review disputed", R + D)
+    assert [(p["stage"], p["forfeited"], p["returned_wei"]) for p in view["providers"]] == [
+        ("review disputed", True, None)
+    ]
     assert collector.state.intent("set_optimal") is None
     assert collector.facts()["refund"] == R + D
     # its claim is refused by the dry run: nothing is sent, and it is done
@@ -88,6 +93,13 @@ def test_a_wrong_master_key_is_disputed_in_the_complaint_window(venue, assessor,
     assert dispute.args["index"] == 0 and dispute.block_number > claim.block_number
     assert harness.ledger.timestamp(dispute.block_number) < claim.args["deadline"]
     assert harness.report().state == "closed, claim disputed"
+    (view,) = view_of(harness)["sessions"]
+    assert (view["state"], view["optimal"], view["refund_wei"]) == (
+        "closed, claim disputed",
+        provider.address,
+        R + D,
+    )
+    assert [(p["stage"], p["forfeited"]) for p in view["providers"]] == [("claim disputed", True)]
     assert collector.facts()["dataset"] == "disputed: the master key does not give shard 0's key"
     assert collector.facts()["refund"] == R + D
     assert "payout" not in provider.facts()
@@ -110,6 +122,9 @@ def test_features_of_other_data_fail_the_review_and_cost_the_compensation(
     assert collector.state.intent("set_optimal") is None
     assert events(harness, "DisputeReview") == []
     assert harness.report().state == "expired while reviewing"
+    (view,) = view_of(harness)["sessions"]
+    assert view["state"] == "expired while reviewing"
+    assert [(p["stage"], p["reward_wei"]) for p in view["providers"]] == [("compensated", C)]
     assert (provider.facts()["payout"], collector.facts()["refund"]) == (D + C, R - C)
     assert moved == {collector.address: -C, provider.address: C}
 

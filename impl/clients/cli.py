@@ -751,12 +751,13 @@ def market_status(
     from hyperx.impl.chain.connection import NODE_UNREACHABLE, connect_rpc, transport_reason
     from hyperx.impl.chain.deployment import open_market
     from hyperx.impl.clients.market_view import MarketView, render_table
+    from hyperx.impl.clients.web3_ledger import Web3Ledger
 
     with reported(*USER_ERRORS):
         check_market_options(rpc, market, deployment, store=False)
         chain = connect_rpc(rpc, wait_s=wait_s)
         opened = open_market(chain, market, deployment, from_block, need_start=True)
-        view = MarketView(opened.market, opened.start_block)
+        view = MarketView(Web3Ledger(opened.market), opened.start_block)
         output = console if console.is_terminal else Console(width=200)  # no wrapped rows
         try:
             view.update()

@@ -18,7 +18,6 @@ from rich.table import Table
 from rich.text import Text
 
 from hyperx.impl.clients.daemon import LOG_RANGE, ChainEvent
-from hyperx.impl.clients.web3_ledger import Web3Ledger
 
 
 @dataclass
@@ -153,11 +152,12 @@ EFFECTS = {
 
 
 class MarketView:
-    """The events of one market from `start_block`, folded; `update()` reads what is new."""
+    """The events of one market (a `Ledger`'s) from `start_block`, folded; `update()`
+    reads what is new."""
 
-    def __init__(self, market, start_block: int):
-        self.ledger = Web3Ledger(market)
-        self.market_address = market.address
+    def __init__(self, ledger, start_block: int):
+        self.ledger = ledger
+        self.market_address = ledger.contract_address
         self.start_block = start_block
         self._reset()
 
