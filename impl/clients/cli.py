@@ -516,6 +516,8 @@ def collector_start(
     private_process()
     with reported(*USER_ERRORS):
         follow = finality_of(confirmations, finality)
+        terms = Terms(reward_wei, deposit_wei, pct_bps, shards, evaluation_s, review_s, claim_s)
+        terms.check()
         config = quality_config(quality)
         task = load_task(config, seed)
         own_validation = (
@@ -538,9 +540,7 @@ def collector_start(
             assessor,
             finality=follow,
         )
-        collector.start_session(
-            Terms(reward_wei, deposit_wei, pct_bps, shards, evaluation_s, review_s, claim_s)
-        )
+        collector.start_session(terms)
         check_terms(collector)
         run_alone(collector, connection, state_dir, poll_s, timeout_s)
     facts = collector.facts()
