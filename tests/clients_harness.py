@@ -47,9 +47,16 @@ def net_of_fees(harness) -> dict:
 
 
 def view_of(harness, only: int | None = None) -> dict:
-    """`hyperx market status --json` of the harness's market, from its first block."""
+    """`hyperx market status --json --session N` of the harness's market, from its first
+    block: N is the harness's session unless `only` says another."""
     from hyperx.impl.clients.market_view import MarketView
 
     view = MarketView(harness.ledger, 0)
     view.update()
-    return view.to_json(only)
+    return view.to_json(harness.collector.session() if only is None else only)
+
+
+def events(harness, name: str) -> list:
+    """The harness's session's `name` events, in chain order."""
+    found = harness.ledger.events(0, harness.ledger.head())
+    return [e for e in found if e.name == name and e.args["sid"] == harness.collector.session()]

@@ -1,6 +1,6 @@
 """Each way a provider can cheat (`Misbehaviour`), played through a whole session: who
 catches it, how the session ends, and what every party's balance moved, to the wei
-(less the fees it paid; the spec's F_BC charges none).
+(less the fees it paid), on the spec's F_BC and on the Vyper market.
 
 R is the reward, D the deposit, C = CF_% * R the compensation of a candidate whose
 review stood unanswered (`tests.clients_harness`).
@@ -13,7 +13,18 @@ from hyperx.impl.clients.session import load_task
 from hyperx.impl.clients.state import FAILED
 from hyperx.impl.datastore import bytes32_to_cid
 from hyperx.impl.quality import pipeline
-from tests.clients_harness import TINY, C, D, R, make_assessor, net_of_fees, new_session, view_of
+from tests.clients_harness import (
+    TINY,
+    C,
+    D,
+    R,
+    events,
+    make_assessor,
+    make_embedded,
+    net_of_fees,
+    new_session,
+    view_of,
+)
 
 TIMEOUT_S = 300
 
@@ -23,10 +34,11 @@ def assessor():
     return make_assessor()
 
 
-@pytest.fixture(scope="module", params=["spec"])
+@pytest.fixture(scope="module", params=["spec", "evm"])
 def venue(request):
-    """Where the sessions run: None for a fresh F_BC of the spec per session."""
-    return None
+    """Where the sessions run: a fresh F_BC of the spec per session (None), or one
+    embedded EVM with the Vyper market for the module, where gas is paid."""
+    return None if request.param == "spec" else make_embedded()
 
 
 def settle(harness) -> dict:
@@ -34,10 +46,6 @@ def settle(harness) -> dict:
     harness.run(TIMEOUT_S)
     assert harness.ledger.market_balance() == 0  # the escrow paid out everything it held
     return net_of_fees(harness)
-
-
-def events(harness, name: str) -> list:
-    return [e for e in harness.ledger.events(0, harness.ledger.head()) if e.name == name]
 
 
 def test_honest_provider_is_paid_by_claim_deposit_once_the_complaint_window_passed(
