@@ -291,6 +291,7 @@ class Venue:
 
     ledger: object
     fund: Callable[[str, int], None]  # (address, wei)
+    market: str  # the market's address, as its chain writes it
     where: str
 
 
@@ -301,6 +302,7 @@ def web3_venue(chain, market, funder) -> Venue:
     return Venue(
         Web3Ledger(market),
         lambda address, wei: chain.transact(funder, address, b"", wei),
+        market.address,
         f"market at {market.address} on "
         + ("the embedded EVM" if chain.embedded else f"chain {chain.chain_id}"),
     )
@@ -314,7 +316,8 @@ def spec_venue() -> Venue:
     from hyperx.spec.chain import Blockchain
 
     blockchain = Blockchain(finality_depth=1, genesis_time=int(time.time()))
-    return Venue(SpecLedger(blockchain), blockchain.fund, "the spec's F_BC (Prot_SC)")
+    ledger = SpecLedger(blockchain)
+    return Venue(ledger, blockchain.fund, ledger.contract_address, "the spec's F_BC (Prot_SC)")
 
 
 def connect(options: RunOptions) -> Venue:
@@ -420,7 +423,7 @@ class Harness:
             collector=collector_row,
             seconds=self.observer.phase_seconds(self.clock),
             sid=sid,
-            market=ledger.contract_address,
+            market=self.venue.market,
         )
 
 
