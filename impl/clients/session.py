@@ -557,6 +557,8 @@ class Observer:
         self.state = StateStore(":memory:")
         self.seen: dict[str, float] = {}
         self.complaint_until: int | None = None  # a ClaimReward's window, until it ends
+        self.deposit = 0  # cf_deposit of the session followed
+        self.optimal: str | None = None
 
     def step(self) -> bool:
         cursor, head = self.state.cursor(), self.ledger.head()
@@ -587,7 +589,13 @@ class Observer:
         args = event.args
         who = self.names.get(args.get("pid") or args.get("collector"), "")
         text = f"{event.name} {who}"
-        if event.name == "ClaimReward":
+        if event.name == "CreateSession":
+            self.deposit = args["cf_deposit"]
+        elif event.name == "SubmitReview":
+            text += ": sampled leaves opened, their keys sealed to the review key"
+        elif event.name == "SetOptimal":
+            self.optimal = args["pid"]
+        elif event.name == "ClaimReward":
             self.complaint_until = args["deadline"]
             window = args["deadline"] - self.ledger.timestamp(event.block_number)
             text += f": master key sealed to the review key; complaint window {window} s"
@@ -596,7 +604,13 @@ class Observer:
         elif event.name == "DisputeClaim":
             self.complaint_until = None
             text += f": the master key does not give shard {args['index']}, deposit forfeited"
-        elif event.name in ("ClaimDeposit", "ClaimRefund"):
+        elif event.name == "ClaimDeposit":
+            extra = args["amount"] - self.deposit
+            text += f" {ether(args['amount'])}"
+            if extra:
+                paid = "reward" if args["pid"] == self.optimal else "compensation"
+                text += f" (deposit {ether(self.deposit)} + {paid} {ether(extra)})"
+        elif event.name == "ClaimRefund":
             text += f" {ether(args['amount'])}"
         return text
 
