@@ -592,13 +592,13 @@ class Observer:
         if event.name == "CreateSession":
             self.deposit = args["cf_deposit"]
         elif event.name == "SubmitReview":
-            text += ": sampled leaves opened, their keys sealed to the review key"
+            text += ": sample keys sealed to the review key"
         elif event.name == "SetOptimal":
             self.optimal = args["pid"]
         elif event.name == "ClaimReward":
             self.complaint_until = args["deadline"]
             window = args["deadline"] - self.ledger.timestamp(event.block_number)
-            text += f": master key sealed to the review key; complaint window {window} s"
+            text += f": master key sealed to the review key, complaint window {window} s"
         elif event.name == "DisputeReview":
             text += f": the sealed key at position {args['position']} is wrong, deposit forfeited"
         elif event.name == "DisputeClaim":
