@@ -1,14 +1,15 @@
 """Paper Figure 4 on a real node: a reorg (anvil's evm_snapshot / evm_revert) drops
 SetOptimal, ClaimReward and the payouts after the fact; the clients notice, undo
 what those blocks told them, and send their transactions again until the deal closes
-and its complaint window passes."""
+and its complaint window passes. And on the spec's F_BC, a reorg that drops the
+collector's choice of candidate, review key included."""
 
 from eth_account import Account
 
 from hyperx.impl.chain.connection import connect_rpc
 from hyperx.impl.chain.market import Market
-from hyperx.impl.clients.session import RunOptions, build_session, web3_venue
-from tests.clients_harness import TINY, make_assessor
+from hyperx.impl.clients.session import RunOptions, build_session, spec_venue, web3_venue
+from tests.clients_harness import TINY, make_assessor, new_session
 
 TIMEOUT_S = 300
 
@@ -95,3 +96,23 @@ def test_reorg_two_deep_that_orphans_claim_reward_the_collector_saw(anvil, tmp_p
     )
     assert collector.is_settled() and provider.is_settled()
     assert market.get_session(collector.session())["st_trade"] == 3 and market.balance() == 0
+
+
+def test_reorg_that_drops_the_choice_of_candidate_keeps_the_review_key(tmp_path):
+    """The review key's secret is drawn once and lasts as the set_candidate intent that
+    names its public key does: a reorg that drops the choice (and the block the
+    collector decided in) sends the same key again, and the review then opens."""
+    venue = spec_venue(finality_depth=4)
+    harness = new_session(venue, make_assessor(), tmp_path, providers=1)
+    collector, (provider,) = harness.collector, harness.providers
+    harness.run(TIMEOUT_S, until=lambda: collector.intent_status("set_candidate") == "mined")
+    secret, chosen = collector.review_secret(), collector.state.intent("set_candidate")
+    blockchain = venue.ledger.blockchain
+    decided_in = chosen.block_number - 1  # the block whose time passed the evaluation deadline
+    blockchain.reorg(blockchain.height - decided_in + 1, requeue=False)
+    harness.run(TIMEOUT_S)
+    resent = collector.state.intent("set_candidate")
+    assert len(resent.hashes) == 2 and resent.args == chosen.args
+    assert collector.review_secret() == secret
+    assert collector.providers()[provider.address]["review"] == "accepted"
+    assert harness.report().state == "closed"

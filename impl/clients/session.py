@@ -308,14 +308,15 @@ def web3_venue(chain, market, funder) -> Venue:
     )
 
 
-def spec_venue() -> Venue:
+def spec_venue(finality_depth: int = 1) -> Venue:
     """The spec's F_BC running Prot_SC itself (`SpecLedger`), for the clients' tests:
     no gas, so balances move by exactly what the protocol pays. Accounts are funded
-    at genesis, before the session's first block."""
+    at genesis, before the session's first block; blocks `finality_depth` deep are
+    final (a reorganisation drops fewer)."""
     from hyperx.impl.clients.ledger import SpecLedger
     from hyperx.spec.chain import Blockchain
 
-    blockchain = Blockchain(finality_depth=1, genesis_time=int(time.time()))
+    blockchain = Blockchain(finality_depth=finality_depth, genesis_time=int(time.time()))
     ledger = SpecLedger(blockchain)
     return Venue(ledger, blockchain.fund, ledger.contract_address, "the spec's F_BC (Prot_SC)")
 
