@@ -160,7 +160,7 @@ class Blockchain:
         chosen_ids = {tx.tx_id for tx in chosen}
         self.mempool = [tx for tx in self.mempool if tx.tx_id not in chosen_ids]
         number = self.height + 1
-        receipts = tuple(self._execute(tx, number, timestamp) for tx in chosen)
+        receipts = self._execute_block(chosen, number, timestamp)
         block = Block(number, timestamp, receipts)
         self.blocks.append(block)
         if any(r.success for r in receipts):
@@ -189,6 +189,13 @@ class Blockchain:
         return dropped
 
     # Execution
+
+    def _execute_block(
+        self, txs: list[Transaction], number: int, timestamp: int
+    ) -> tuple[Receipt, ...]:
+        """The receipts of a block's transactions, executed in order (an EVM engine
+        executes them on the contract instead: `hyperx.impl.chain.engine`)."""
+        return tuple(self._execute(tx, number, timestamp) for tx in txs)
 
     def _execute(self, tx: Transaction, number: int, timestamp: int) -> Receipt:
         if self.balance(tx.sender) < tx.value:

@@ -16,7 +16,9 @@ A schedule is a list of plain JSON instructions (`"op"` names the kind):
   corrupt        a party (C, P0, P1, ...) is handed to the adversary, now or at the
                  first final event of a given name (see CORRUPTION_POINTS)
   deviate        the same, and at that moment the party makes one call (interface,
-                 variant, target as for `call`): a Byzantine party's planned move
+                 variant, target as for `call`): a Byzantine party's planned move;
+                 party P* is whichever provider the triggering event names (the
+                 candidate at SetCandidate, the optimal provider at SetOptimal)
   copy           a corrupted party (as; X included) re-sends a transaction ever
                  broadcast, by anyone, as its own: front-running, impersonation and
                  replay in one
@@ -107,6 +109,7 @@ HOP_BOUND_S = (FINALITY_DEPTH + DELTA_BLOCKS + 1) * (1 + MAX_DISRUPTIONS) * MAX_
 PERIOD_S = 300  # cf_review_s and cf_claim_s: longer than one hop
 EVALUATION_SLACK_S = 2 * HOP_BOUND_S  # sample + features after a registration
 OUTSIDER = "X"
+ANY_PROVIDER = "P*"  # in corrupt and deviate: the provider the triggering event names
 MAX_JOIN_SHARDS = 4_096
 GENESIS_TIME = 1_700_000_000
 COLLECTOR_FUNDS = 10**9
@@ -295,6 +298,7 @@ class World:
         self.final_seen = 0
         self.urgent: set[int] = set()  # planned adversary moves, mined as promptly as honest ones
         self.honest_sent: set[int] = set()  # transactions a party sent while honest
+        self.aimed_reorgs: list[dict] = []  # reorg_latest instructions still waiting
         # event name -> (party to corrupt, the call it then makes or None)
         self.corruptions: dict[str, list[tuple[str, dict | None]]] = {}
         self.trace: list[dict] = []
@@ -329,11 +333,17 @@ class World:
         return done is not False
 
     def react(self) -> None:
+        self.aimed_reorgs = [ins for ins in self.aimed_reorgs if not self._fire_aimed_reorg(ins)]
         planned = []  # moves of parties corrupted now, made once their view is current
         for number in range(self.final_seen + 1, self.chain.final_height + 1):
             for receipt in self.chain.blocks[number].receipts:
                 for event in receipt.events if receipt.success else ():
                     for name, move in self.corruptions.pop(event.name, []):
+                        if name == ANY_PROVIDER:  # whichever provider the event names
+                            name = self.name_of.get(event.args.get("pid"), "")
+                            if name not in self.parties or name in ("C", OUTSIDER):
+                                continue
+                            move = None if move is None else {**move, "party": name}
                         self._corrupt(name)
                         if move is not None:
                             planned.append(move)
@@ -436,7 +446,15 @@ class World:
         self.chain.reorg(depth, requeue=ins["requeue"])
 
     def _op_reorg_latest(self, ins: dict):
-        """Aim a reorganisation at the latest successful call of a deal-phase interface."""
+        """Aim a reorganisation at the latest successful call of a deal-phase
+        interface: now, if a block not yet final holds one; else as soon as one is
+        mined (the instruction stays armed until then)."""
+        if self.disruptions >= MAX_DISRUPTIONS:
+            return False
+        if not self._fire_aimed_reorg(ins):
+            self.aimed_reorgs.append(ins)
+
+    def _fire_aimed_reorg(self, ins: dict) -> bool:
         chain = self.chain
         blocks = [
             b.number
@@ -447,6 +465,7 @@ class World:
             return False
         self.disruptions += 1
         chain.reorg(chain.height - blocks[-1] + 1, requeue=ins["requeue"])
+        return True
 
     def _op_store(self, ins: dict):
         """A corrupted provider publishes encrypted shards it had withheld."""
@@ -463,6 +482,9 @@ class World:
 
     def _op_corrupt(self, ins: dict, move: dict | None = None):
         name = ins["party"]
+        if name == ANY_PROVIDER and ins["at"] != "now":
+            self.corruptions.setdefault(ins["at"], []).append((name, move))
+            return None
         if name not in self.parties or not self.is_honest(name):
             return False
         if ins["at"] != "now":
@@ -507,6 +529,34 @@ class World:
         value, interface, args = built
         tx = self.chain.submit(self.address[name], value, interface, *args)
         self._register_delivery(tx, ins["variant"] == "honest")
+
+    # Driving by hand (tests, the economic adversary)
+
+    def mine_until(self, predicate, limit: int = 400) -> None:
+        """Mine one block at a time, everything pending, until `predicate(self)`."""
+        for _ in range(limit):
+            if predicate(self):
+                return
+            self.apply({"op": "mine", "gap": 5, "include": [tx.tx_id for tx in self.chain.mempool]})
+        raise AssertionError("hyperx: the world never reached the awaited state")
+
+    def call_now(
+        self, party: str, interface: str, variant: str = "honest", target: int = 0, sid: int = 0
+    ) -> None:
+        """A corrupted party's call, mined at once in a block of its own."""
+        known = set(self.seen)
+        self.apply(
+            {
+                "op": "call",
+                "party": party,
+                "interface": interface,
+                "sid": sid,
+                "variant": variant,
+                "target": target,
+            }
+        )
+        mine = [tx.tx_id for tx in self.chain.mempool if tx.tx_id not in known]
+        self.apply({"op": "mine", "gap": 1, "include": mine})
 
     # Time, fairly
 

@@ -43,34 +43,16 @@ def start(world: World, qualities=(3, 8, 5), threshold=100, shards=SHARDS) -> No
         world.apply({"op": "join", "provider": provider, "sid": 0, "quality": quality})
 
 
-def step_until(world: World, predicate, limit: int = 400) -> None:
-    """Mine one block at a time (everything pending) until `predicate(world)`."""
-    for _ in range(limit):
-        if predicate(world):
-            return
-        world.apply({"op": "mine", "gap": 5, "include": [tx.tx_id for tx in world.chain.mempool]})
-    raise AssertionError("the session never reached the awaited state")
+def step_until(world: World, predicate) -> None:
+    world.mine_until(predicate)
 
 
 def view(world: World):
     return world.views()[0]
 
 
-def call(world: World, party: str, interface: str, variant="honest", target=0, sid=0) -> None:
-    """A corrupted party's call, mined at once in a block of its own."""
-    known = set(world.seen)
-    world.apply(
-        {
-            "op": "call",
-            "party": party,
-            "interface": interface,
-            "sid": sid,
-            "variant": variant,
-            "target": target,
-        }
-    )
-    mine = [tx.tx_id for tx in world.chain.mempool if tx.tx_id not in known]
-    world.apply({"op": "mine", "gap": 1, "include": mine})
+def call(world: World, party: str, interface: str, variant="honest", target=0) -> None:
+    world.call_now(party, interface, variant, target)
 
 
 def finish(world: World):

@@ -6,46 +6,69 @@
     Rundown of a trading session (the executable spec is `hyperx.spec.contract`;
     every guard below is one of its asserts, in the same order, word for word):
      1. `create_session`: the collector P_col escrows cf_reward and publishes
-        SC_config and adr_theta (the extractor's datastore address).
+        SC_config and adr_theta (the datastore address of its offer).
      2. `registration`: a provider deposits exactly cf_deposit and commits the
-        Merkle root of its hashed shard keys (adr_data^h, `hyperx.spec.merkle`).
+        Merkle root over its shards' content addresses and key hashes
+        (`hyperx.spec.merkle`); the event names its manifest on the datastore.
      3. `sample_data`: P_col names, once per provider, at most cf_shards * CF_%
         of the shard positions.
      4. `submit_features`: the provider commits the datastore address of the
-        obfuscated features of exactly those shards.
+        features of exactly those shards, sealed to P_col.
         Steps 2-4 end at cf_evaluation_deadline.
-     5. `set_candidate`: P_col picks one candidate P_tc. -> reviewing
-     6. `submit_review`: P_tc opens the sampled keys with Merkle proofs and
-        K_data sealed to P_col's public key.
+     5. `set_candidate`: P_col picks one candidate P_tc, once, naming a fresh
+        review key. -> reviewing
+     6. `submit_review`: P_tc opens the sampled leaves and seals their shard keys
+        to the review key.
      7. `set_optimal`: P_col promotes P_tc to P_opt. -> reviewed
-     8. `claim_reward`: P_opt reveals every key, in aligned chunks of CHUNK_SIZE;
-        the last chunk pays cf_reward in the same transaction. -> closed
-     9. `claim_deposit`: after close or expiry, each provider takes its deposit
-        back once, unless forfeited; a compensated candidate takes CF_% * reward.
-    10. `claim_refund`: after expiry, P_col takes back what the escrow owes it.
+        or `dispute_review`: P_col shows that a sealed key does not open to its
+        committed hash; P_tc forfeits its deposit and the session ends.
+     8. `claim_reward`: P_opt seals its master key to the review key. -> closed;
+        the complaint window of cf_review_s opens.
+        `dispute_claim`: within the window, P_col shows a shard whose committed key
+        hash the master key does not give; P_opt forfeits its deposit and the
+        reward goes back.
+     9. `claim_deposit`: once the session is settled (its deadline passed), each
+        provider takes, once, what the policy gives it: its deposit unless
+        forfeited, plus the reward for P_opt of a closed deal, plus CF_% * reward
+        for a candidate whose review was not answered.
+    10. `claim_refund`: once settled without a deal, P_col takes back the rest.
 @dev
     One market holds every session, indexed by `sid` (F_HyperX's `Data[sid]`),
-    rather than one contract per session: a session is then six storage words
+    rather than one contract per session: a session is then seven storage words
     and no code deployment (no blueprint, no proxy, no per-session address to
     trust), and the clients watch a single address.
 
     Storage is packed by hand (Vyper does not pack): a session is a head word
     (collector, CF_%, shard count), a timing word (the immutable periods and the
-    provider count), a trade word (candidate, deadline, st_trade, flags, chunk
-    count; zero while pending, when the deadline is derived from the config),
+    provider count), a trade word (candidate, deadline, st_trade, four flags;
+    zero while pending, when the deadline is derived from the config), the
+    delivery digest (what submit_review, then claim_reward, delivered),
     cf_reward, cf_deposit and adr_theta. A provider is four words: the Merkle
     root, the sample digest, a status word (registered, deposit claimed, sample
-    count) and the features digest. Registration writes the sample digest
-    slot with SAMPLE_UNSET so that sample_data updates a live slot instead of
-    paying for a fresh one. Revealed keys travel in calldata and events only.
+    count, and for the candidate the address of the review key named with it)
+    and the features digest. Registration writes the sample digest slot with
+    SAMPLE_UNSET so that sample_data updates a live slot instead of paying for a
+    fresh one; set_candidate likewise writes the review key's address into the
+    candidate's live status word rather than a fresh session word (a session has
+    one candidate). The manifest address, the review key itself, the sealed keys
+    and the master key travel in calldata and events only.
+
+    Disputes check a secret d with the ecrecover precompile, as
+    `hyperx.spec.secp256k1` explains: ecrecover(0, 27 + parity(E.y), E.x,
+    d * E.x mod N) is address(d * E). With E = G (whose y is even) that is the
+    address of d's public key; with E the ephemeral key it is the address that
+    keys the seal's pad. The precompile returns nothing for an invalid input
+    (r or s outside [1, N), r not on the curve), which Vyper's builtin reads as
+    the zero address, as the spec's `ecrecover` says.
 
     Where the ABI cannot follow the spec: an array or byte string longer than
-    its declared bound (MAX_SAMPLE indices or keys, MAX_MERKLE_DEPTH siblings,
-    CHUNK_SIZE keys, MAX_SEALED_KEY_BYTES) is rejected by the ABI decoder, with
-    no reason, before any guard; the spec rejects the same calls, with a reason.
+    its declared bound (MAX_SAMPLE indices, leaves or sealed keys,
+    MAX_MERKLE_DEPTH siblings, POINT_BYTES of a key), a digest that is not 32
+    bytes, or an integer outside uint256 is rejected by the ABI decoder, with no
+    reason, before any guard; the spec rejects the same calls, with a reason.
     Vyper 0.4 reserves memory for an array argument at its bound, and memory
-    costs 3w + w**2/512 gas for w words: the bounds (MAX_SAMPLE = 128 in the
-    spec) keep submit_review's arguments near 2,300 words, about 17k gas.
+    costs 3w + w**2/512 gas for w words: the bounds keep submit_review's
+    arguments near 2,700 words.
     Times are packed in 64 bits, which holds until the year 584 billion.
 """
 
@@ -55,10 +78,17 @@ BPS: constant(uint256) = 10_000
 MAX_SHARDS: constant(uint256) = 65_536
 MAX_MERKLE_DEPTH: constant(uint256) = 16
 MAX_SAMPLE: constant(uint256) = 128
-CHUNK_LOG2: constant(uint256) = 11
-CHUNK_SIZE: constant(uint256) = 2_048
-MAX_SEALED_KEY_BYTES: constant(uint256) = 256
+MASTER_KEY_SLOT: constant(uint256) = 65_536
+POINT_BYTES: constant(uint256) = 64
+MIN_PERIOD_S: constant(uint256) = 300
 MAX_PERIOD_S: constant(uint256) = 31_536_000
+
+# secp256k1 (`hyperx.spec.secp256k1`): the group order N and the generator's
+# x-coordinate Gx, in decimal (a 32-byte hex literal is a bytes32 in Vyper).
+SECP256K1_N: constant(uint256) = 115792089237316195423570985008687907852837564279074904382605163141518161494337
+SECP256K1_GX: constant(uint256) = 55066263022277343669578718895168534326250603453777594175500187360389116729240
+# ecrecover's v for a point of even y (G's y is even).
+V_EVEN: constant(uint256) = 27
 
 # st_trade
 PENDING: constant(uint256) = 0
@@ -80,17 +110,18 @@ TIMING_REVIEW_SHIFT: constant(uint256) = 64
 TIMING_CLAIM_SHIFT: constant(uint256) = 96
 TIMING_PROVIDERS_SHIFT: constant(uint256) = 128
 ONE_PROVIDER: constant(uint256) = 2**128
-# trade: candidate | deadline << 160 | st_trade << 224 | flags | chunks_revealed << 240
+# trade: candidate | deadline << 160 | st_trade << 224 | flags from bit 232 (236-255 free)
 TRADE_DEADLINE_SHIFT: constant(uint256) = 160
 TRADE_STATE_SHIFT: constant(uint256) = 224
 TRADE_REVIEW_SUBMITTED: constant(uint256) = 2**232
 TRADE_REFUND_CLAIMED: constant(uint256) = 2**233
-TRADE_CHUNKS_SHIFT: constant(uint256) = 240
-ONE_CHUNK: constant(uint256) = 2**240
-# profile status: registered | deposit_claimed << 1 | sample_count << 16
+TRADE_REVIEW_REJECTED: constant(uint256) = 2**234
+TRADE_CLAIM_REJECTED: constant(uint256) = 2**235
+# profile status: registered | deposit_claimed << 1 | sample_count << 16 | review_key << 96
 STATUS_REGISTERED: constant(uint256) = 1
 STATUS_DEPOSIT_CLAIMED: constant(uint256) = 2
 STATUS_COUNT_SHIFT: constant(uint256) = 16
+STATUS_REVIEW_KEY_SHIFT: constant(uint256) = 96
 # The sample digest slot of a provider registered but not yet sampled (no keccak
 # output is 1); the getters show it as empty(bytes32), like the spec's ZERO_HASH.
 SID_BASE: constant(uint256) = 1
@@ -101,6 +132,7 @@ struct Session:
     head: uint256
     timing: uint256
     trade: uint256
+    delivery_digest: bytes32
     cf_reward: uint256
     cf_deposit: uint256
     adr_theta: bytes32
@@ -130,8 +162,11 @@ struct SessionState:
     deadline: uint256
     candidate: address
     optimal: address
+    review_key: address
+    delivery_digest: bytes32
     review_submitted: bool
-    chunks_revealed: uint256
+    review_rejected: bool
+    claim_rejected: bool
     refund_claimed: bool
     provider_count: uint256
 
@@ -169,6 +204,7 @@ event Registration:
     pid: indexed(address)
     adr_data_root: bytes32
     n_shards: uint256
+    adr_manifest: bytes32
 
 
 event SampleData:
@@ -186,6 +222,7 @@ event SubmitFeatures:
 event SetCandidate:
     sid: indexed(uint256)
     pid: indexed(address)
+    review_key: Bytes[POINT_BYTES]
     deadline: uint256
 
 
@@ -193,8 +230,17 @@ event SubmitReview:
     sid: indexed(uint256)
     pid: indexed(address)
     indices: DynArray[uint256, MAX_SAMPLE]
-    keys: DynArray[bytes32, MAX_SAMPLE]
-    k_data_sealed: Bytes[MAX_SEALED_KEY_BYTES]
+    cids: DynArray[bytes32, MAX_SAMPLE]
+    key_hashes: DynArray[bytes32, MAX_SAMPLE]
+    ephemeral: Bytes[POINT_BYTES]
+    sealed_keys: DynArray[bytes32, MAX_SAMPLE]
+    deadline: uint256
+
+
+event DisputeReview:
+    sid: indexed(uint256)
+    pid: indexed(address)
+    position: uint256
 
 
 event SetOptimal:
@@ -206,9 +252,15 @@ event SetOptimal:
 event ClaimReward:
     sid: indexed(uint256)
     pid: indexed(address)
-    chunk_index: uint256
-    keys: DynArray[bytes32, CHUNK_SIZE]
-    reward: uint256
+    ephemeral: Bytes[POINT_BYTES]
+    sealed_master: bytes32
+    deadline: uint256
+
+
+event DisputeClaim:
+    sid: indexed(uint256)
+    pid: indexed(address)
+    index: uint256
 
 
 event ClaimDeposit:
@@ -251,10 +303,12 @@ def create_session(
     @param cf_pct_bps CF_%, the sample bound, in basis points, in (0, 10,000].
     @param cf_shards The shard count every provider commits, in (0, MAX_SHARDS].
     @param cf_evaluation_deadline Unix seconds: end of registration, sampling and
-        features; after now, at most MAX_PERIOD_S ahead.
-    @param cf_review_s Seconds each side has to answer in selection and review.
-    @param cf_claim_s Seconds the optimal provider has to finish claim_reward.
-    @param adr_theta Digest of the obfuscated extractor's datastore address.
+        features; at least MIN_PERIOD_S and at most MAX_PERIOD_S after now.
+    @param cf_review_s Seconds each side has to answer in selection, review and
+        the complaint window, in [MIN_PERIOD_S, MAX_PERIOD_S].
+    @param cf_claim_s Seconds the optimal provider has to deliver its master key,
+        in [MIN_PERIOD_S, MAX_PERIOD_S].
+    @param adr_theta Digest of the collector's offer on the datastore (non-zero).
     @return sid The new session's index.
     """
     # Checks
@@ -264,11 +318,11 @@ def create_session(
     assert cf_shards > 0 and cf_shards <= MAX_SHARDS, "hyperx: shard count out of range"
     assert cf_shards * cf_pct_bps >= BPS, "hyperx: sample bound is zero"
     assert (
-        block.timestamp < cf_evaluation_deadline
+        block.timestamp + MIN_PERIOD_S <= cf_evaluation_deadline
         and cf_evaluation_deadline <= block.timestamp + MAX_PERIOD_S
     ), "hyperx: evaluation deadline out of range"
-    assert cf_review_s > 0 and cf_review_s <= MAX_PERIOD_S, "hyperx: review period out of range"
-    assert cf_claim_s > 0 and cf_claim_s <= MAX_PERIOD_S, "hyperx: claim period out of range"
+    assert self._is_valid_period(cf_review_s), "hyperx: review period out of range"
+    assert self._is_valid_period(cf_claim_s), "hyperx: claim period out of range"
     assert adr_theta != empty(bytes32), "hyperx: extractor address is empty"
 
     # Effects
@@ -283,6 +337,7 @@ def create_session(
         | (cf_review_s << TIMING_REVIEW_SHIFT)
         | (cf_claim_s << TIMING_CLAIM_SHIFT),
         trade=0,
+        delivery_digest=empty(bytes32),
         cf_reward=cf_reward,
         cf_deposit=cf_deposit,
         adr_theta=adr_theta,
@@ -305,15 +360,19 @@ def create_session(
 @external
 @payable
 @nonreentrant
-def registration(sid: uint256, adr_data_root: bytes32, n_shards: uint256):
+def registration(sid: uint256, adr_data_root: bytes32, n_shards: uint256, adr_manifest: bytes32):
     """
     @notice Registration(adr_data^h) of Figure 3 (lines 81-85): join a pending
-        session with the exact deposit and a Merkle root over the hashed shard keys.
-    @dev The commitment is the root of `hyperx.spec.merkle` over keccak256(key_i),
-        padded with zero hashes to a power of two; the provider is the caller.
+        session with the exact deposit, a Merkle root over the shards' content
+        addresses and key hashes, and the address of the manifest that lists both.
+    @dev The commitment is the root of `hyperx.spec.merkle` over leaves
+        keccak256(cid_i || h_i), padded with zero hashes to a power of two; the
+        provider is the caller. The manifest address is for the collector, to
+        fetch every shard before it picks a candidate: it is logged, not stored.
     @param sid The session.
     @param adr_data_root The Merkle root of adr_data^h (non-zero).
-    @param n_shards The number of committed keys; must equal cf_shards.
+    @param n_shards The number of committed shards; must equal cf_shards.
+    @param adr_manifest Digest of the manifest's datastore address (non-zero).
     """
     # Checks
     head: uint256 = self._head(sid)
@@ -322,6 +381,7 @@ def registration(sid: uint256, adr_data_root: bytes32, n_shards: uint256):
     assert self.profiles[sid][msg.sender].status == 0, "hyperx: provider already registered"
     assert n_shards == self._cf_shards(head), "hyperx: wrong shard count"
     assert adr_data_root != empty(bytes32), "hyperx: commitment is empty"
+    assert adr_manifest != empty(bytes32), "hyperx: manifest address is empty"
 
     # Effects
     # Checked add: the provider count sits in the top 128 bits and cannot reach 2**128.
@@ -332,7 +392,13 @@ def registration(sid: uint256, adr_data_root: bytes32, n_shards: uint256):
         status=STATUS_REGISTERED,
         adr_feature=empty(bytes32),
     )
-    log Registration(sid=sid, pid=msg.sender, adr_data_root=adr_data_root, n_shards=n_shards)
+    log Registration(
+        sid=sid,
+        pid=msg.sender,
+        adr_data_root=adr_data_root,
+        n_shards=n_shards,
+        adr_manifest=adr_manifest,
+    )
 
 
 @external
@@ -353,7 +419,7 @@ def sample_data(sid: uint256, pid: address, indices: DynArray[uint256, MAX_SAMPL
     self._check_evaluation(sid)
     status: uint256 = self.profiles[sid][pid].status
     assert status != 0, "hyperx: unknown provider"
-    assert status >> STATUS_COUNT_SHIFT == 0, "hyperx: provider already sampled"
+    assert self._sample_count(status) == 0, "hyperx: provider already sampled"
     n_indices: uint256 = len(indices)
     cf_shards: uint256 = self._cf_shards(head)
     bound: uint256 = min(MAX_SAMPLE, cf_shards * self._cf_pct_bps(head) // BPS)
@@ -376,16 +442,18 @@ def sample_data(sid: uint256, pid: address, indices: DynArray[uint256, MAX_SAMPL
 def submit_features(sid: uint256, adr_feature: bytes32):
     """
     @notice SubmitFeatures(adr_feature^h) of Figure 3 (lines 93-96): a sampled
-        provider commits the datastore address of its sample's obfuscated features.
+        provider commits the datastore address of its sample's features.
+    @dev The features are sealed to the collector off chain, bound to this session
+        and this provider (`hyperx.spec.sealing.seal_features`).
     @param sid The session.
-    @param adr_feature Digest of the features' datastore address (non-zero).
+    @param adr_feature Digest of the sealed features' datastore address (non-zero).
     """
     # Checks
     self._head(sid)
     status: uint256 = self.profiles[sid][msg.sender].status
     assert status != 0, "hyperx: caller is not a provider"
     self._check_evaluation(sid)
-    assert status >> STATUS_COUNT_SHIFT != 0, "hyperx: provider not sampled"
+    assert self._sample_count(status) != 0, "hyperx: provider not sampled"
     assert self.profiles[sid][msg.sender].adr_feature == empty(bytes32), (
         "hyperx: features already submitted"
     )
@@ -397,13 +465,17 @@ def submit_features(sid: uint256, adr_feature: bytes32):
 
 
 @external
-def set_candidate(sid: uint256, pid: address):
+def set_candidate(sid: uint256, pid: address, review_key: Bytes[POINT_BYTES]):
     """
     @notice SetCandidate(pid) of Figure 3 (lines 97-100): the collector picks the
-        one candidate of the session. -> reviewing
-    @dev The candidate then has cf_review_s to submit its review.
+        one candidate of the session and names the key its review is sealed to.
+        -> reviewing
+    @dev The contract keeps the review key's address (in the candidate's status
+        word), to check a secret shown in a dispute; the key itself is in the event. The candidate then has
+        cf_review_s to submit its review.
     @param sid The session.
     @param pid A provider that submitted features.
+    @param review_key A secp256k1 public key, x || y, 64 bytes.
     """
     # Checks
     self._check_collector(self._head(sid))
@@ -411,8 +483,10 @@ def set_candidate(sid: uint256, pid: address):
     assert self._st_trade(trade) == PENDING, "hyperx: session is not pending"
     timing: uint256 = self.sessions[sid].timing
     self._check_live(timing, trade)
-    assert self.profiles[sid][pid].status != 0, "hyperx: unknown provider"
+    status: uint256 = self.profiles[sid][pid].status
+    assert status != 0, "hyperx: unknown provider"
     assert self.profiles[sid][pid].adr_feature != empty(bytes32), "hyperx: provider has no features"
+    assert len(review_key) == POINT_BYTES, "hyperx: review key must be 64 bytes"
 
     # Effects
     deadline: uint256 = block.timestamp + self._cf_review_s(timing)
@@ -421,27 +495,39 @@ def set_candidate(sid: uint256, pid: address):
         | (deadline << TRADE_DEADLINE_SHIFT)
         | (REVIEWING << TRADE_STATE_SHIFT)
     )
-    log SetCandidate(sid=sid, pid=pid, deadline=deadline)
+    # The key's address is the low 160 bits of its keccak256; the status word's
+    # bits from STATUS_REVIEW_KEY_SHIFT up are zero until now.
+    key_address: uint256 = convert(keccak256(review_key), uint256) & MASK_ADDRESS
+    self.profiles[sid][pid].status = status | (key_address << STATUS_REVIEW_KEY_SHIFT)
+    log SetCandidate(sid=sid, pid=pid, review_key=review_key, deadline=deadline)
 
 
 @external
 def submit_review(
     sid: uint256,
     indices: DynArray[uint256, MAX_SAMPLE],
-    keys: DynArray[bytes32, MAX_SAMPLE],
+    cids: DynArray[bytes32, MAX_SAMPLE],
+    key_hashes: DynArray[bytes32, MAX_SAMPLE],
     proofs: DynArray[DynArray[bytes32, MAX_MERKLE_DEPTH], MAX_SAMPLE],
-    k_data_sealed: Bytes[MAX_SEALED_KEY_BYTES],
+    ephemeral: Bytes[POINT_BYTES],
+    sealed_keys: DynArray[bytes32, MAX_SAMPLE],
 ):
     """
     @notice SubmitReview(adr_sample^p, K_data) of Figure 3 (lines 101-105): the
-        candidate opens its sampled shard keys and hands over K_data.
-    @dev Departure: K_data is sealed to the collector's public key (the paper
-        reveals it in the clear), and each key is opened against the Merkle root.
+        candidate opens its sampled leaves and seals their shard keys to the
+        review key.
+    @dev Departure: each leaf is opened against the Merkle root, and instead of
+        K_data in the clear each sampled shard's own key is sealed to the review
+        key (slot = its position in the sample). The contract cannot open the
+        seals; it keeps the digest of (ephemeral, sealed_keys, key_hashes), so a
+        dispute can show them again. The collector has cf_review_s to answer.
     @param sid The session.
     @param indices The sample, exactly as sample_data set it.
-    @param keys The retrieval key of each sampled shard, in the same order.
-    @param proofs The Merkle proof of each key: its siblings, bottom up.
-    @param k_data_sealed K_data sealed to P_col's key, 1 to 256 bytes.
+    @param cids The content address of each sampled shard, in the same order.
+    @param key_hashes The committed hash of each sampled shard's key.
+    @param proofs The Merkle proof of each leaf: its siblings, bottom up.
+    @param ephemeral The seal's ephemeral public key, x || y, 64 bytes.
+    @param sealed_keys Each sampled shard's key sealed to the review key.
     """
     # Checks
     head: uint256 = self._head(sid)
@@ -449,36 +535,88 @@ def submit_review(
     assert msg.sender == self._candidate(trade), "hyperx: caller is not the candidate"
     assert self._st_trade(trade) == REVIEWING, "hyperx: session is not reviewing"
     assert trade & TRADE_REVIEW_SUBMITTED == 0, "hyperx: review already submitted"
-    timing: uint256 = self.sessions[sid].timing
-    self._check_live(timing, trade)
+    self._check_live(empty(uint256), trade)
     assert keccak256(abi_encode(indices)) == self.profiles[sid][msg.sender].sample_digest, (
         "hyperx: indices do not match the sample"
     )
     n_indices: uint256 = len(indices)
-    assert len(keys) == n_indices and len(proofs) == n_indices, "hyperx: one key and proof per index"
+    assert (
+        len(cids) == n_indices
+        and len(key_hashes) == n_indices
+        and len(proofs) == n_indices
+        and len(sealed_keys) == n_indices
+    ), "hyperx: one leaf, proof and sealed key per index"
     root: bytes32 = self.profiles[sid][msg.sender].adr_data_root
     cf_shards: uint256 = self._cf_shards(head)
     depth: uint256 = self._merkle_depth(cf_shards)
     for i: uint256 in range(n_indices, bound=MAX_SAMPLE):
-        position: uint256 = indices[i]
-        proof: DynArray[bytes32, MAX_MERKLE_DEPTH] = proofs[i]
-        valid: bool = position < cf_shards and len(proof) == depth
-        node: bytes32 = keccak256(keys[i])
-        for sibling: bytes32 in proof:
-            if position & 1 == 1:
-                node = keccak256(concat(sibling, node))
-            else:
-                node = keccak256(concat(node, sibling))
-            position >>= 1
-        assert valid and node == root, "hyperx: invalid Merkle proof"
-    assert len(k_data_sealed) > 0, "hyperx: sealed key length out of range"
+        assert self._is_valid_merkle_proof(
+            keccak256(concat(cids[i], key_hashes[i])), indices[i], proofs[i], root, cf_shards, depth
+        ), "hyperx: invalid Merkle proof"
+    assert len(ephemeral) == POINT_BYTES, "hyperx: ephemeral key must be 64 bytes"
 
     # Effects
-    deadline: uint256 = block.timestamp + self._cf_review_s(timing)
+    deadline: uint256 = block.timestamp + self._cf_review_s(self.sessions[sid].timing)
     self.sessions[sid].trade = self._with_deadline(trade, deadline) | TRADE_REVIEW_SUBMITTED
+    self.sessions[sid].delivery_digest = keccak256(abi_encode(ephemeral, sealed_keys, key_hashes))
     log SubmitReview(
-        sid=sid, pid=msg.sender, indices=indices, keys=keys, k_data_sealed=k_data_sealed
+        sid=sid,
+        pid=msg.sender,
+        indices=indices,
+        cids=cids,
+        key_hashes=key_hashes,
+        ephemeral=ephemeral,
+        sealed_keys=sealed_keys,
+        deadline=deadline,
     )
+
+
+@external
+def dispute_review(
+    sid: uint256,
+    review_secret: uint256,
+    ephemeral: Bytes[POINT_BYTES],
+    sealed_keys: DynArray[bytes32, MAX_SAMPLE],
+    key_hashes: DynArray[bytes32, MAX_SAMPLE],
+    position: uint256,
+):
+    """
+    @notice The collector's proof of misbehaviour against a review (not in
+        Figure 3): the secret of the review key opens the sealed key at
+        `position` to a key whose hash is not the committed one (or the
+        ephemeral key is not a point). The candidate forfeits its deposit and the
+        session is settled at once.
+    @dev Showing the secret of a good seal proves nothing: the call reverts.
+    @param sid The session.
+    @param review_secret The review key's secret scalar.
+    @param ephemeral The review's ephemeral key, as submitted.
+    @param sealed_keys The review's sealed keys, as submitted.
+    @param key_hashes The review's key hashes, as submitted.
+    @param position The disputed key's position in the sample.
+    """
+    # Checks
+    self._check_collector(self._head(sid))
+    trade: uint256 = self.sessions[sid].trade
+    assert self._st_trade(trade) == REVIEWING, "hyperx: session is not reviewing"
+    assert trade & TRADE_REVIEW_SUBMITTED != 0, "hyperx: review not submitted"
+    self._check_live(empty(uint256), trade)
+    assert (
+        keccak256(abi_encode(ephemeral, sealed_keys, key_hashes))
+        == self.sessions[sid].delivery_digest
+    ), "hyperx: not the submitted review"
+    assert position < len(sealed_keys), "hyperx: position out of range"
+    candidate: address = self._candidate(trade)
+    assert self._public_address(review_secret) == self._review_key(sid, candidate), (
+        "hyperx: secret is not the review key's"
+    )
+    shared: address = self._shared_address(review_secret, ephemeral)
+    assert shared == empty(address) or keccak256(
+        self._unseal(sealed_keys[position], shared, sid, position)
+    ) != key_hashes[position], "hyperx: sealed key is valid"
+
+    # Effects
+    self.sessions[sid].trade = self._with_deadline(trade, block.timestamp) | TRADE_REVIEW_REJECTED
+    log DisputeReview(sid=sid, pid=candidate, position=position)
 
 
 @external
@@ -486,7 +624,8 @@ def set_optimal(sid: uint256, pid: address):
     """
     @notice SetOptimal(pid) of Figure 3 (lines 106-109): the collector promotes the
         reviewed candidate to optimal provider. -> reviewed
-    @dev From here the collector cannot back out: P_opt has cf_claim_s to claim.
+    @dev From here the collector cannot back out: P_opt has cf_claim_s to deliver
+        its master key.
     @param sid The session.
     @param pid The candidate.
     """
@@ -494,126 +633,123 @@ def set_optimal(sid: uint256, pid: address):
     self._check_collector(self._head(sid))
     trade: uint256 = self.sessions[sid].trade
     assert self._st_trade(trade) == REVIEWING, "hyperx: session is not reviewing"
-    timing: uint256 = self.sessions[sid].timing
-    self._check_live(timing, trade)
+    self._check_live(empty(uint256), trade)
     assert trade & TRADE_REVIEW_SUBMITTED != 0, "hyperx: review not submitted"
     assert pid == self._candidate(trade), "hyperx: provider is not the candidate"
 
     # Effects
-    deadline: uint256 = block.timestamp + self._cf_claim_s(timing)
-    self.sessions[sid].trade = (
-        self._with_deadline(trade, deadline) & ~(MASK_8 << TRADE_STATE_SHIFT)
-    ) | (REVIEWED << TRADE_STATE_SHIFT)
+    deadline: uint256 = block.timestamp + self._cf_claim_s(self.sessions[sid].timing)
+    self.sessions[sid].trade = self._with_state(self._with_deadline(trade, deadline), REVIEWED)
     log SetOptimal(sid=sid, pid=pid, deadline=deadline)
 
 
 @external
-@nonreentrant
-def claim_reward(
+def claim_reward(sid: uint256, ephemeral: Bytes[POINT_BYTES], sealed_master: bytes32):
+    """
+    @notice ClaimReward(adr_data^p) of Figure 3 (lines 110-115): the optimal
+        provider delivers its 32-byte master key, sealed to the review key, in one
+        transaction whatever the shard count. -> closed
+    @dev Departure: the reward is not paid here but by claim_deposit once the
+        complaint window (cf_review_s) has passed without a valid dispute_claim
+        (OptiSwap's optimistic payment): an atomic payment against a key only the
+        collector can check would pay for junk.
+    @param sid The session.
+    @param ephemeral The seal's ephemeral public key, x || y, 64 bytes.
+    @param sealed_master The master key sealed to the review key (slot
+        MASTER_KEY_SLOT).
+    """
+    # Checks
+    self._head(sid)
+    trade: uint256 = self.sessions[sid].trade
+    assert msg.sender == self._optimal(trade), "hyperx: caller is not the optimal provider"
+    assert self._st_trade(trade) == REVIEWED, "hyperx: session is not reviewed"
+    self._check_live(empty(uint256), trade)
+    assert len(ephemeral) == POINT_BYTES, "hyperx: ephemeral key must be 64 bytes"
+
+    # Effects
+    deadline: uint256 = block.timestamp + self._cf_review_s(self.sessions[sid].timing)
+    self.sessions[sid].trade = self._with_state(self._with_deadline(trade, deadline), CLOSED)
+    self.sessions[sid].delivery_digest = keccak256(abi_encode(ephemeral, sealed_master))
+    log ClaimReward(
+        sid=sid, pid=msg.sender, ephemeral=ephemeral, sealed_master=sealed_master, deadline=deadline
+    )
+
+
+@external
+def dispute_claim(
     sid: uint256,
-    chunk_index: uint256,
-    keys: DynArray[bytes32, CHUNK_SIZE],
+    review_secret: uint256,
+    ephemeral: Bytes[POINT_BYTES],
+    sealed_master: bytes32,
+    index: uint256,
+    cid: bytes32,
+    key_hash: bytes32,
     proof: DynArray[bytes32, MAX_MERKLE_DEPTH],
 ):
     """
-    @notice ClaimReward(adr_data^p) of Figure 3 (lines 110-115): the optimal
-        provider reveals every shard key; the reward leaves with the last chunk.
-    @dev Departure: keys come in aligned chunks of CHUNK_SIZE (one call when
-        cf_shards <= CHUNK_SIZE), each opened against the Merkle root by the proof
-        of its subtree, so no transaction exceeds 2**24 gas or 128 KiB.
+    @notice The collector's proof of misbehaviour against the master key (not in
+        Figure 3): the secret of the review key opens the master key, and the key
+        it gives shard `index` does not hash to the one committed in that shard's
+        leaf. P_opt forfeits its deposit, the reward goes back, and the session is
+        settled at once.
+    @dev Only within the complaint window (cf_review_s after claim_reward).
     @param sid The session.
-    @param chunk_index The next chunk, counting from 0.
-    @param keys The chunk's keys, CHUNK_SIZE of them but in the last chunk.
-    @param proof The siblings of the chunk's subtree root, bottom up.
+    @param review_secret The review key's secret scalar.
+    @param ephemeral The claim's ephemeral key, as delivered.
+    @param sealed_master The sealed master key, as delivered.
+    @param index The disputed shard's position.
+    @param cid The shard's content address, as committed.
+    @param key_hash The hash of the shard's key, as committed.
+    @param proof The Merkle proof of the shard's leaf: its siblings, bottom up.
     """
     # Checks
     head: uint256 = self._head(sid)
+    self._check_collector(head)
     trade: uint256 = self.sessions[sid].trade
-    st_trade: uint256 = self._st_trade(trade)
-    optimal: address = empty(address)
-    if st_trade >= REVIEWED:
-        optimal = self._candidate(trade)
-    assert msg.sender == optimal, "hyperx: caller is not the optimal provider"
-    assert st_trade == REVIEWED, "hyperx: session is not reviewed"
+    assert self._st_trade(trade) == CLOSED, "hyperx: session is not closed"
     self._check_live(empty(uint256), trade)
-    chunks_revealed: uint256 = trade >> TRADE_CHUNKS_SHIFT
-    assert chunk_index == chunks_revealed, "hyperx: chunk out of order"
+    assert keccak256(abi_encode(ephemeral, sealed_master)) == self.sessions[sid].delivery_digest, (
+        "hyperx: not the delivered key"
+    )
+    optimal: address = self._candidate(trade)
     cf_shards: uint256 = self._cf_shards(head)
-    depth: uint256 = self._merkle_depth(cf_shards)
-    chunk_depth: uint256 = min(CHUNK_LOG2, depth)
-    # cf_shards >= 1, so the chunk count is at least one and chunk_index * CHUNK_SIZE
-    # of a valid chunk stays below cf_shards.
-    n_chunks: uint256 = unsafe_div(unsafe_add(cf_shards, CHUNK_SIZE - 1), CHUNK_SIZE)
-    valid: bool = (
-        chunk_index < n_chunks
-        and len(keys) == min(CHUNK_SIZE, cf_shards - chunk_index * CHUNK_SIZE)
-        and len(proof) == depth - chunk_depth
+    assert self._is_valid_merkle_proof(
+        keccak256(concat(cid, key_hash)),
+        index,
+        proof,
+        self.profiles[sid][optimal].adr_data_root,
+        cf_shards,
+        self._merkle_depth(cf_shards),
+    ), "hyperx: invalid Merkle proof"
+    assert self._public_address(review_secret) == self._review_key(sid, optimal), (
+        "hyperx: secret is not the review key's"
     )
-    node: bytes32 = empty(bytes32)
-    if valid:
-        # The chunk's subtree root, keys read straight from calldata (handing `keys`
-        # to an internal function would copy CHUNK_SIZE words), in O(depth) memory:
-        # `pending[h]` holds the last complete left subtree of height h, the way an
-        # incremental Merkle tree is built; then the zero padding is folded in.
-        pending: bytes32[CHUNK_LOG2 + 1] = empty(bytes32[CHUNK_LOG2 + 1])
-        n_keys: uint256 = len(keys)
-        for i: uint256 in range(n_keys, bound=CHUNK_SIZE):
-            node = keccak256(keys[i])
-            height: uint256 = 0
-            cursor: uint256 = i
-            for _: uint256 in range(CHUNK_LOG2):
-                if cursor & 1 == 0:
-                    break
-                node = keccak256(concat(pending[height], node))
-                height += 1
-                cursor >>= 1
-            pending[height] = node
-        if n_keys == 1 << chunk_depth:
-            node = pending[chunk_depth]
-        else:
-            # `node` is the subtree over the first padded position, `zero` the
-            # all-padding subtree of the same height.
-            node = empty(bytes32)
-            zero: bytes32 = empty(bytes32)
-            for height: uint256 in range(chunk_depth, bound=CHUNK_LOG2):
-                if (n_keys >> height) & 1 == 1:
-                    node = keccak256(concat(pending[height], node))
-                else:
-                    node = keccak256(concat(node, zero))
-                zero = keccak256(concat(zero, zero))
-        position: uint256 = chunk_index
-        for level: uint256 in range(depth - chunk_depth, bound=MAX_MERKLE_DEPTH):
-            node = self._hash_pair(node, proof[level], position)
-            position >>= 1
-    assert valid and node == self.profiles[sid][msg.sender].adr_data_root, (
-        "hyperx: keys do not match the commitment"
-    )
+    shared: address = self._shared_address(review_secret, ephemeral)
+    assert shared == empty(address) or keccak256(
+        keccak256(
+            concat(
+                self._unseal(sealed_master, shared, sid, MASTER_KEY_SLOT), convert(index, bytes32)
+            )
+        )
+    ) != key_hash, "hyperx: master key is valid"
 
     # Effects
-    reward: uint256 = 0
-    # chunks_revealed < n_chunks <= 32, so the 16-bit counter cannot carry out.
-    trade = unsafe_add(trade, ONE_CHUNK)
-    if chunk_index + 1 == n_chunks:
-        reward = self.sessions[sid].cf_reward
-        trade = (trade & ~(MASK_8 << TRADE_STATE_SHIFT)) | (CLOSED << TRADE_STATE_SHIFT)
-    self.sessions[sid].trade = trade
-    log ClaimReward(sid=sid, pid=msg.sender, chunk_index=chunk_index, keys=keys, reward=reward)
-
-    # Interactions
-    if reward > 0:
-        raw_call(msg.sender, b"", value=reward)
+    self.sessions[sid].trade = self._with_deadline(trade, block.timestamp) | TRADE_CLAIM_REJECTED
+    log DisputeClaim(sid=sid, pid=optimal, index=index)
 
 
 @external
 @nonreentrant
 def claim_deposit(sid: uint256):
     """
-    @notice ClaimDeposit() of Figure 3 (lines 116-120): once the session is closed
-        or expired, a provider takes its deposit back, once.
-    @dev Penalties (paper 3.3): a candidate that let the review deadline pass, or
-        an optimal provider that let the claim deadline pass, forfeits its deposit
-        to the collector. Compensation: a candidate whose review the collector let
-        expire also receives CF_% * cf_reward.
+    @notice ClaimDeposit() of Figure 3 (lines 116-120): once the session is
+        settled, a provider takes, once, what the policy gives it.
+    @dev Its deposit, unless it forfeited it (paper 3.3): a candidate that did not
+        review or whose review was proven wrong, and an optimal provider that did
+        not deliver its master key or whose key was proven wrong, forfeit to the
+        collector. Plus CF_% * cf_reward for a candidate whose review stood
+        unanswered (post-review abortion), or cf_reward for the optimal provider of
+        a closed deal (the optimistic payment).
     @param sid The session.
     """
     # Checks
@@ -621,15 +757,17 @@ def claim_deposit(sid: uint256):
     status: uint256 = self.profiles[sid][msg.sender].status
     assert status != 0, "hyperx: caller is not a provider"
     trade: uint256 = self.sessions[sid].trade
-    st_trade: uint256 = self._st_trade(trade)
-    expired: bool = st_trade != CLOSED and block.timestamp >= self._session_deadline(sid, trade)
-    assert st_trade == CLOSED or expired, "hyperx: session is still open"
+    assert self._is_settled(sid, trade), "hyperx: session is still open"
     assert status & STATUS_DEPOSIT_CLAIMED == 0, "hyperx: deposit already claimed"
     is_candidate: bool = msg.sender == self._candidate(trade)
-    assert not (is_candidate and self._has_forfeited(trade, expired)), "hyperx: deposit forfeited"
+    assert not (is_candidate and self._has_forfeited(trade)), "hyperx: deposit forfeited"
     amount: uint256 = self.sessions[sid].cf_deposit
-    if is_candidate and self._is_compensated(trade, expired):
-        amount += self._compensation(sid)
+    if is_candidate:
+        # Each addition is paid out of the contract's balance, so it cannot overflow.
+        if self._is_compensated(trade):
+            amount += self._compensation(sid)
+        elif self._is_deal(trade):
+            amount += self.sessions[sid].cf_reward
 
     # Effects
     self.profiles[sid][msg.sender].status = status | STATUS_DEPOSIT_CLAIMED
@@ -644,20 +782,21 @@ def claim_deposit(sid: uint256):
 @nonreentrant
 def claim_refund(sid: uint256):
     """
-    @notice The collector's side of expiry (not in Figure 3): the escrowed reward
-        comes back, less any compensation, plus any forfeited deposit.
+    @notice The collector's side of settlement (not in Figure 3): once the session
+        is settled without a deal, the escrowed reward comes back, less any
+        compensation, plus any forfeited deposit.
     @param sid The session.
     """
     # Checks
     self._check_collector(self._head(sid))
     trade: uint256 = self.sessions[sid].trade
-    assert self._st_trade(trade) != CLOSED, "hyperx: session is closed"
-    assert block.timestamp >= self._session_deadline(sid, trade), "hyperx: session has not expired"
+    assert self._is_settled(sid, trade), "hyperx: session is still open"
+    assert not self._is_deal(trade), "hyperx: session is closed"
     assert trade & TRADE_REFUND_CLAIMED == 0, "hyperx: refund already claimed"
     amount: uint256 = self.sessions[sid].cf_reward
-    if self._is_compensated(trade, True):
+    if self._is_compensated(trade):
         amount -= self._compensation(sid)
-    if self._has_forfeited(trade, True):
+    if self._has_forfeited(trade):
         amount += self.sessions[sid].cf_deposit
 
     # Effects
@@ -708,23 +847,23 @@ def get_session(sid: uint256) -> SessionState:
     @notice The moving parts of a session, as the spec's `Session` holds them.
     @param sid The session.
     @return collector, st_trade, deadline (unix seconds), candidate, optimal,
-        review_submitted, chunks_revealed, refund_claimed, provider_count.
+        review_key (the review key's address), delivery_digest, review_submitted,
+        review_rejected, claim_rejected, refund_claimed, provider_count.
     """
     self._head(sid)
     session: Session = self.sessions[sid]
     trade: uint256 = session.trade
-    st_trade: uint256 = self._st_trade(trade)
-    optimal: address = empty(address)
-    if st_trade >= REVIEWED:
-        optimal = self._candidate(trade)
     return SessionState(
         collector=self._collector(session.head),
-        st_trade=st_trade,
+        st_trade=self._st_trade(trade),
         deadline=self._deadline(session.timing, trade),
         candidate=self._candidate(trade),
-        optimal=optimal,
+        optimal=self._optimal(trade),
+        review_key=self._review_key(sid, self._candidate(trade)),
+        delivery_digest=session.delivery_digest,
         review_submitted=trade & TRADE_REVIEW_SUBMITTED != 0,
-        chunks_revealed=trade >> TRADE_CHUNKS_SHIFT,
+        review_rejected=trade & TRADE_REVIEW_REJECTED != 0,
+        claim_rejected=trade & TRADE_CLAIM_REJECTED != 0,
         refund_claimed=trade & TRADE_REFUND_CLAIMED != 0,
         provider_count=session.timing >> TIMING_PROVIDERS_SHIFT,
     )
@@ -747,7 +886,7 @@ def get_profile(sid: uint256, pid: address) -> ProfileState:
     return ProfileState(
         adr_data_root=profile.adr_data_root,
         sample_digest=sample_digest,
-        sample_count=profile.status >> STATUS_COUNT_SHIFT,
+        sample_count=self._sample_count(profile.status),
         adr_feature=profile.adr_feature,
         deposit_claimed=profile.status & STATUS_DEPOSIT_CLAIMED != 0,
     )
@@ -782,22 +921,94 @@ def _check_evaluation(sid: uint256) -> uint256:
 @view
 @internal
 def _check_live(timing: uint256, trade: uint256):
+    """The session's deadline lies ahead (`timing` is read only while pending)."""
     assert block.timestamp < self._deadline(timing, trade), "hyperx: session expired"
 
 
 @view
 @internal
-def _session_deadline(sid: uint256, trade: uint256) -> uint256:
-    """The deadline, reading the timing word only while it is derived from it."""
+def _is_settled(sid: uint256, trade: uint256) -> bool:
+    """The session's deadline has passed: it no longer moves, and pulls are open.
+    The timing word is read only while the deadline is derived from it."""
+    timing: uint256 = 0
     if self._st_trade(trade) == PENDING:
-        return self._deadline(self.sessions[sid].timing, trade)
-    return self._deadline(empty(uint256), trade)
+        timing = self.sessions[sid].timing
+    return block.timestamp >= self._deadline(timing, trade)
+
+
+@view
+@internal
+def _review_key(sid: uint256, candidate: address) -> address:
+    """The address of the review key named with the candidate (zero before)."""
+    return self._address_of(self.profiles[sid][candidate].status >> STATUS_REVIEW_KEY_SHIFT)
+
+
+@view
+@internal
+def _compensation(sid: uint256) -> uint256:
+    """CF_% * cf_reward, rounded down as the spec's integer division, for every
+    uint256 reward: (q * BPS + r) * pct // BPS = q * pct + r * pct // BPS, and
+    q * pct <= cf_reward as CF_% <= 100%."""
+    cf_reward: uint256 = self.sessions[sid].cf_reward
+    pct: uint256 = self._cf_pct_bps(self.sessions[sid].head)
+    return cf_reward // BPS * pct + cf_reward % BPS * pct // BPS
+
+
+@view
+@internal
+def _public_address(secret: uint256) -> address:
+    """address(secret * G): whose key `secret` is (zero if secret * Gx = 0 mod N)."""
+    return ecrecover(
+        empty(bytes32), V_EVEN, SECP256K1_GX, uint256_mulmod(secret, SECP256K1_GX, SECP256K1_N)
+    )
+
+
+@view
+@internal
+def _shared_address(secret: uint256, ephemeral: Bytes[POINT_BYTES]) -> address:
+    """address(secret * E) for the 64-byte point E: only E.x and the parity of E.y
+    count; the zero address when E.x is not the x-coordinate of a point below N.
+    `ephemeral` is 64 bytes: it matched a delivery digest, checked at delivery."""
+    x: uint256 = extract32(ephemeral, 0, output_type=uint256)
+    parity: uint256 = extract32(ephemeral, 32, output_type=uint256) & 1
+    # parity <= 1: no overflow.
+    return ecrecover(
+        empty(bytes32), unsafe_add(V_EVEN, parity), x, uint256_mulmod(secret, x, SECP256K1_N)
+    )
+
+
+@pure
+@internal
+def _unseal(sealed: bytes32, shared: address, sid: uint256, slot: uint256) -> bytes32:
+    """sealed XOR keccak256(abi_encode(shared, sid, slot)) (`compute_seal_pad`)."""
+    pad: bytes32 = keccak256(abi_encode(shared, sid, slot))
+    return convert(convert(sealed, uint256) ^ convert(pad, uint256), bytes32)
+
+
+@pure
+@internal
+def _is_valid_period(seconds: uint256) -> bool:
+    return seconds >= MIN_PERIOD_S and seconds <= MAX_PERIOD_S
 
 
 @pure
 @internal
 def _collector(head: uint256) -> address:
-    return convert(convert(head & MASK_ADDRESS, uint160), address)
+    return self._address_of(head)
+
+
+@pure
+@internal
+def _address_of(word: uint256) -> address:
+    """The low 160 bits of a word: the address in a packed word, or the address of
+    a public key from the keccak256 of its encoding."""
+    return convert(convert(word & MASK_ADDRESS, uint160), address)
+
+
+@pure
+@internal
+def _sample_count(status: uint256) -> uint256:
+    return (status >> STATUS_COUNT_SHIFT) & MASK_8
 
 
 @pure
@@ -827,13 +1038,28 @@ def _cf_claim_s(timing: uint256) -> uint256:
 @pure
 @internal
 def _candidate(trade: uint256) -> address:
-    return convert(convert(trade & MASK_ADDRESS, uint160), address)
+    return self._address_of(trade)
+
+
+@pure
+@internal
+def _optimal(trade: uint256) -> address:
+    """P_opt: the candidate, once promoted."""
+    if self._st_trade(trade) >= REVIEWED:
+        return self._candidate(trade)
+    return empty(address)
 
 
 @pure
 @internal
 def _st_trade(trade: uint256) -> uint256:
     return (trade >> TRADE_STATE_SHIFT) & MASK_8
+
+
+@pure
+@internal
+def _with_state(trade: uint256, st_trade: uint256) -> uint256:
+    return (trade & ~(MASK_8 << TRADE_STATE_SHIFT)) | (st_trade << TRADE_STATE_SHIFT)
 
 
 @pure
@@ -854,26 +1080,32 @@ def _deadline(timing: uint256, trade: uint256) -> uint256:
 
 @pure
 @internal
-def _has_forfeited(trade: uint256, expired: bool) -> bool:
-    """Did the candidate of an expired session break its commitment?"""
-    st_trade: uint256 = self._st_trade(trade)
-    return expired and (
-        (st_trade == REVIEWING and trade & TRADE_REVIEW_SUBMITTED == 0) or st_trade == REVIEWED
+def _is_compensated(trade: uint256) -> bool:
+    """P_tc's review stood and P_col did not answer it (once settled)."""
+    return (
+        self._st_trade(trade) == REVIEWING
+        and trade & (TRADE_REVIEW_SUBMITTED | TRADE_REVIEW_REJECTED) == TRADE_REVIEW_SUBMITTED
     )
 
 
 @pure
 @internal
-def _is_compensated(trade: uint256, expired: bool) -> bool:
-    """Did the collector let a submitted review expire (post-review abortion)?"""
-    return expired and self._st_trade(trade) == REVIEWING and trade & TRADE_REVIEW_SUBMITTED != 0
+def _is_deal(trade: uint256) -> bool:
+    """The master key is in and was not proven wrong (once settled: a closed deal)."""
+    return self._st_trade(trade) == CLOSED and trade & TRADE_CLAIM_REJECTED == 0
 
 
-@view
+@pure
 @internal
-def _compensation(sid: uint256) -> uint256:
-    """CF_% * cf_reward: at most the reward, as CF_% <= 100%."""
-    return self.sessions[sid].cf_reward * self._cf_pct_bps(self.sessions[sid].head) // BPS
+def _has_forfeited(trade: uint256) -> bool:
+    """Once settled, did the candidate (and optimal provider) forfeit its deposit?
+    It did whenever it was picked and the session is neither compensated nor a deal:
+    no review, a review proven wrong, no master key, or a master key proven wrong."""
+    return (
+        self._st_trade(trade) != PENDING
+        and not self._is_compensated(trade)
+        and not self._is_deal(trade)
+    )
 
 
 @pure
@@ -889,8 +1121,24 @@ def _merkle_depth(n_leaves: uint256) -> uint256:
 
 @pure
 @internal
-def _hash_pair(node: bytes32, sibling: bytes32, position: uint256) -> bytes32:
-    """The parent of `node`, which sits at `position` on its level, and its sibling."""
-    if position & 1 == 1:
-        return keccak256(concat(sibling, node))
-    return keccak256(concat(node, sibling))
+def _is_valid_merkle_proof(
+    leaf: bytes32,
+    index: uint256,
+    proof: DynArray[bytes32, MAX_MERKLE_DEPTH],
+    root: bytes32,
+    n_leaves: uint256,
+    depth: uint256,
+) -> bool:
+    """Does `leaf` sit at position `index` of the committed tree of `n_leaves`
+    leaves and `depth` levels (`hyperx.spec.merkle.is_valid_merkle_proof`)?"""
+    if index >= n_leaves or len(proof) != depth:
+        return False
+    node: bytes32 = leaf
+    position: uint256 = index
+    for sibling: bytes32 in proof:
+        if position & 1 == 1:
+            node = keccak256(concat(sibling, node))
+        else:
+            node = keccak256(concat(node, sibling))
+        position >>= 1
+    return node == root

@@ -4,8 +4,8 @@
 @license Apache-2.0
 @notice A provider that is a contract: it calls the market with whatever calldata
     its owner hands it, and when value arrives its default function re-enters the
-    market once with the armed calldata (claim_deposit or claim_reward), recording
-    whether the re-entry succeeded and what it returned.
+    market once with the armed calldata (any interface), recording whether the
+    re-entry succeeded and what it returned.
 """
 
 

@@ -102,30 +102,12 @@ def join(world: World, skip: tuple[str, ...] = ()) -> None:
             world.apply({"op": "join", "provider": provider, "sid": 0, "quality": quality})
 
 
-def step_until(world: World, predicate, limit: int = 400) -> None:
-    """Mine one block at a time (everything pending) until `predicate(world)`."""
-    for _ in range(limit):
-        if predicate(world):
-            return
-        world.apply({"op": "mine", "gap": 5, "include": [tx.tx_id for tx in world.chain.mempool]})
-    raise AssertionError("the session never reached the awaited state")
+def step_until(world: World, predicate) -> None:
+    world.mine_until(predicate)
 
 
 def call(world: World, party: str, interface: str, variant: str = "honest", target: int = 0):
-    """A corrupted party's call, mined at once in a block of its own."""
-    known = set(world.seen)
-    world.apply(
-        {
-            "op": "call",
-            "party": party,
-            "interface": interface,
-            "sid": 0,
-            "variant": variant,
-            "target": target,
-        }
-    )
-    mine = [tx.tx_id for tx in world.chain.mempool if tx.tx_id not in known]
-    world.apply({"op": "mine", "gap": 1, "include": mine})
+    world.call_now(party, interface, variant, target)
 
 
 def corrupt(world: World, party: str, at: str = "now") -> None:
@@ -453,7 +435,9 @@ def measure(world: World, strategy: Strategy, engine: str, initial: dict[str, in
         {(n, i) for sid, n, i in reads_by_collector if n in real and i in real[n]}
     )
     outcomes = {sid: classify(v, world.name_of) for sid, v in world.views().items()}
-    return Outcome(strategy, engine, payoffs, money, tuple(sorted(outcomes.items())))
+    paid = getattr(world.chain, "gas_paid", {})  # an EVM engine's: wei of gas per address
+    gas = {name: paid.get(world.address[name], 0) for name in ROLES} if paid else {}
+    return Outcome(strategy, engine, payoffs, money, tuple(sorted(outcomes.items())), gas)
 
 
 def judge(outcome: Outcome, baseline: dict[str, int]) -> None:

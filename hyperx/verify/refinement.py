@@ -57,6 +57,7 @@ from hyperx.spec.config import (
 from hyperx.spec.contract import Msg
 from hyperx.spec.merkle import keccak256
 from hyperx.spec.schedule import (
+    ANY_PROVIDER,
     CORRUPTION_POINTS,
     DEAL_EVENTS,
     FINALITY_DEPTH,
@@ -81,20 +82,19 @@ BYZANTINE_PLANS = [("C", "SubmitReview"), ("C", "SetCandidate"), ("C", "SetOptim
 # Deviations that need one planned move at the right moment (random calls rarely
 # hit them): junk keys in a review or a claim, disputes of good deliveries, features
 # of other data, a withholding registration
-DEVIATION_PLANS = [
-    (f"P{i}", at, interface, variant, target)
-    for i in range(N_PROVIDERS)
-    for at, interface, variant, target in (
-        ("SetCandidate", "submit_review", "wrong", 0),  # a sealed key that is not committed
-        ("SetOptimal", "claim_reward", "wrong", 0),
-        ("SampleData", "submit_features", "other", 0),
-        ("now", "registration", "withhold", 0),
-    )
-] + [
-    ("C", "SubmitReview", "dispute_review", "honest", 0),
-    ("C", "ClaimReward", "dispute_claim", "honest", 0),
-    ("C", "ClaimReward", "dispute_claim", "wrong", 1),  # leaf 0 shown past the last shard
-]
+DEVIATION_PLANS = (
+    [
+        (ANY_PROVIDER, "SetCandidate", "submit_review", "wrong", 0),  # a sealed key not committed
+        (ANY_PROVIDER, "SetOptimal", "claim_reward", "wrong", 0),
+        (ANY_PROVIDER, "SampleData", "submit_features", "other", 0),
+    ]
+    + [(f"P{i}", "now", "registration", "withhold", 0) for i in range(N_PROVIDERS)]
+    + [
+        ("C", "SubmitReview", "dispute_review", "honest", 0),
+        ("C", "ClaimReward", "dispute_claim", "honest", 0),
+        ("C", "ClaimReward", "dispute_claim", "wrong", 1),  # leaf 0 shown past the last shard
+    ]
+)
 MAX_SESSIONS = 2
 MAX_CORRUPTED = 2
 
@@ -1031,9 +1031,17 @@ class RefinementMachine(RuleBasedStateMachine):
         return self._step({"op": "mine", "gap": 1, "include": mine})
 
     @precondition(lambda self: self.world.disruptions < MAX_DISRUPTIONS)
-    @rule(target=txs, event=st.sampled_from(DEAL_EVENTS), requeue=st.booleans())
+    # later phases weighted up: an earlier aimed reorg would otherwise use the budget
+    @rule(
+        target=txs,
+        event=st.sampled_from(
+            DEAL_EVENTS + ("ClaimReward",) * 3 + ("DisputeReview", "DisputeClaim")
+        ),
+        requeue=st.booleans(),
+    )
     def reorg_latest(self, event, requeue):
-        """A reorganisation aimed at the latest deal-phase call (paper Figure 4)."""
+        """A reorganisation aimed at the latest deal-phase call (paper Figure 4); armed
+        until such a call is mined, if none is in a block that is not yet final."""
         return self._step({"op": "reorg_latest", "event": event, "requeue": requeue})
 
     @rule(target=txs, data=st.data(), sid=sessions, which=st.sampled_from(STORE_WHICH))

@@ -131,7 +131,8 @@ def bench_gas(
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON report.")] = False,
     plot: Annotated[Path | None, typer.Option(help="Write a Figure-5-style PNG here.")] = None,
 ) -> None:
-    """Gas of a full session per shard count on the embedded EVM, beside the paper's Table 1."""
+    """Gas of a full session and of both disputes per shard count on the embedded EVM,
+    beside the paper's Table 1."""
     from .gas import format_table, plot_gas, run_gas_benchmark
 
     with reported(BadInput):

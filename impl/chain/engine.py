@@ -23,13 +23,14 @@ from eth_account import Account
 from web3 import HTTPProvider, Web3
 
 from hyperx.impl.chain.compile import SETTINGS, compile_contract, read_source
-from hyperx.spec.chain import CONTRACT_ADDRESS, Block, Blockchain, Receipt, Transaction
+from hyperx.spec.chain import CONTRACT_ADDRESS, Blockchain, Receipt, Transaction
 from hyperx.spec.contract import Event
 from hyperx.spec.schedule import World, party_secret
 
 ERROR_SELECTOR = bytes.fromhex("08c379a0")
 GAS_LIMIT = 8_000_000
 FUNDS_WEI = 10**24
+GAS_ALLOWANCE_WEI = 10**21  # far more than a world's transactions pay in fees
 
 
 class EngineError(RuntimeError):
@@ -53,6 +54,15 @@ def _plain(value):
         return [_plain(v) for v in value]
     if hasattr(value, "__str__") and type(value).__name__ == "Address":
         return str(value).lower()
+    return value
+
+
+def _checksummed(value):
+    """A spec value as web3.py takes it (checksummed addresses)."""
+    if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
+        return Web3.to_checksum_address(value)
+    if isinstance(value, (list, tuple)):
+        return [_checksummed(v) for v in value]
     return value
 
 
@@ -134,6 +144,7 @@ class NodeBackend:
         if not self._rpc("anvil_nodeInfo", fallible=True):
             raise EngineError(f"--rpc {url}: not an anvil dev node (no anvil_nodeInfo)")
         self._rpc("evm_setAutomine", False)
+        self.allowance: dict[str, int] = {}
         artifact = compile_contract()
         deployer = Account.from_key(party_secret("deployer").to_bytes(32, "big"))
         self.fund(deployer.address, FUNDS_WEI)
@@ -176,10 +187,20 @@ class NodeBackend:
         self.keys[address] = account
 
     def fund(self, address: str, amount: int) -> None:
-        self._rpc("anvil_setBalance", Web3.to_checksum_address(address), hex(amount))
+        """`amount`, plus GAS_ALLOWANCE_WEI the node's fees are paid from (a world's
+        amounts are the protocol's, far below one transaction's fee at a real gas
+        price); `balance` leaves the allowance out again."""
+        self._rpc(
+            "anvil_setBalance", Web3.to_checksum_address(address), hex(amount + GAS_ALLOWANCE_WEI)
+        )
+        self.allowance[address.lower()] = GAS_ALLOWANCE_WEI
+
+    def latest_timestamp(self) -> int:
+        return self.web3.eth.get_block("latest")["timestamp"]
 
     def balance(self, address: str) -> int:
-        return self.web3.eth.get_balance(Web3.to_checksum_address(address))
+        held = self.web3.eth.get_balance(Web3.to_checksum_address(address))
+        return held - self.allowance.get(address.lower(), 0)
 
     def execute_block(self, timestamp: int, txs: list[Transaction]) -> list[Executed]:
         sent = []
@@ -187,7 +208,7 @@ class NodeBackend:
             account = self.keys[tx.sender]
             fn = getattr(self.contract.functions, tx.call.name)
             try:
-                built = fn(*tx.call.args).build_transaction(
+                built = fn(*[_checksummed(a) for a in tx.call.args]).build_transaction(
                     {**self._envelope(tx.sender), "value": tx.value}
                 )
             except (ValueError, TypeError, OverflowError) as error:
@@ -234,8 +255,12 @@ class EvmChain(Blockchain):
         super().__init__(**kwargs)
 
     def fund(self, address: str, amount: int) -> None:
-        super().fund(address, amount)
-        self.backend.fund(address, amount)
+        """Genesis allocation: the spec's ledger, and the EVM account set to the same
+        (a node's account may still hold what an earlier world left there)."""
+        assert self.height == 0, "hyperx: accounts are funded at genesis"
+        self.balances[address] = self.balances.get(address, 0) + amount
+        self._snapshots[0] = self._snapshot()
+        self.backend.fund(address, self.balances[address])
 
     def balance(self, address: str) -> int:
         """The EVM's balance, with the gas the party paid added back (`gas_paid`)."""
@@ -243,19 +268,11 @@ class EvmChain(Blockchain):
             return self.backend.balance(self.backend.address)
         return self.backend.balance(address) + self.gas_paid.get(address, 0)
 
-    def mine(self, timestamp: int | None = None, include: list[int] | None = None) -> Block:
-        timestamp = self.now + 1 if timestamp is None else timestamp
-        # Verify time moves forward
-        assert timestamp > self.now, "hyperx: block timestamps must increase"
-        by_id = {tx.tx_id: tx for tx in self.mempool}
-        chosen = (
-            [by_id[i] for i in include if i in by_id] if include is not None else list(self.mempool)
-        )
-        chosen_ids = {tx.tx_id for tx in chosen}
-        self.mempool = [tx for tx in self.mempool if tx.tx_id not in chosen_ids]
-        number = self.height + 1
+    def _execute_block(
+        self, txs: list[Transaction], number: int, timestamp: int
+    ) -> tuple[Receipt, ...]:
         receipts = []
-        for tx, executed in zip(chosen, self.backend.execute_block(timestamp, chosen), strict=True):
+        for tx, executed in zip(txs, self.backend.execute_block(timestamp, txs), strict=True):
             self.gas_paid[tx.sender] = self.gas_paid.get(tx.sender, 0) + executed.gas_cost_wei
             receipts.append(
                 Receipt(
@@ -268,10 +285,7 @@ class EvmChain(Blockchain):
                     executed.return_value,
                 )
             )
-        block = Block(number, timestamp, tuple(receipts))
-        self.blocks.append(block)
-        self._finalized = self.final_height
-        return block
+        return tuple(receipts)
 
     def reorg(self, depth: int, *, requeue: bool = True):
         raise NotImplementedError("reorganisations are not replayed on an EVM engine")
@@ -279,9 +293,9 @@ class EvmChain(Blockchain):
 
 def _world_on(backend) -> World:
     world = World(with_ideal=False)
-    chain = EvmChain(
-        backend, finality_depth=world.chain.finality_depth, genesis_time=world.chain.now
-    )
+    # A node's clock only moves forward: the world starts after its latest block
+    start = max(world.chain.now, getattr(backend, "latest_timestamp", lambda: 0)() + 1)
+    chain = EvmChain(backend, finality_depth=world.chain.finality_depth, genesis_time=start)
     for address, amount in world.chain.balances.items():
         if hasattr(backend, "register"):
             backend.register(world.name_of[address], address)
