@@ -102,7 +102,7 @@ def test_reorg_that_drops_the_choice_of_candidate_keeps_the_review_key(tmp_path)
     """The review key's secret is drawn once and lasts as the set_candidate intent that
     names its public key does: a reorg that drops the choice (and the block the
     collector decided in) sends the same key again, and the review then opens."""
-    venue = spec_venue(finality_depth=4)
+    venue = spec_venue(finality_depth=8)
     harness = new_session(venue, make_assessor(), tmp_path, providers=1)
     collector, (provider,) = harness.collector, harness.providers
     harness.run(TIMEOUT_S, until=lambda: collector.intent_status("set_candidate") == "mined")

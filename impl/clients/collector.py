@@ -348,7 +348,10 @@ class CollectorClient(Party):
         providers = self.providers()
         eligible = [pid for pid in self.ranking() if providers[pid]["eligible"]]
         candidate = next((pid for pid in eligible if self.acquire(facts, pid)), None)
-        self._put(decided=True, candidate=candidate)
+        # The decision lasts as the set_candidate intent it makes does (a reorg sends
+        # that intent again as it was, so nothing it was computed from may be undone)
+        self.state.put("session", "decided", True, lasting=True)
+        self.state.put("session", "candidate", candidate, lasting=True)
         if candidate is not None:
             self.intend(
                 "set_candidate", "set_candidate", self.session(), candidate, self.review_key()
@@ -372,7 +375,7 @@ class CollectorClient(Party):
             return False
         name = acquired_file(self.session(), pid)
         self.state.write_secret_file(name, encode_blobs([manifest_blob, *ciphertexts]))
-        self._put_provider(pid, acquired=name)
+        self.state.put(f"provider:{pid}", "acquired", name, lasting=True)
         return True
 
     def acquired(self, pid: str) -> tuple[list[tuple[bytes, bytes]], list[bytes]]:
