@@ -101,6 +101,19 @@ def test_rejects_a_bad_market_address(capsys, command, more, words):
     check(capsys, party(command, DEAD_RPC, "--store-dir", "/tmp/s", *more, *extra), 2, words)
 
 
+PERIODS = [
+    (["--evaluation-s", "359"], "--evaluation-s must be at least 360: the market's 300 s minimum"),
+    (["--review-s", "299"], "--review-s must be at least the market's minimum period of 300 s"),
+    (["--claim-s", "60"], "--claim-s must be at least the market's minimum period of 300 s"),
+]
+
+
+@pytest.mark.parametrize(("more", "words"), PERIODS)
+def test_rejects_periods_the_market_refuses_before_connecting(capsys, more, words):
+    argv = party("collector start", DEAD_RPC, "--store-dir", "/tmp/s", "--market", NOWHERE, *more)
+    check(capsys, argv, 2, words)
+
+
 @pytest.mark.parametrize(
     ("argv", "words"),
     [

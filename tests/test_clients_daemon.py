@@ -7,6 +7,7 @@ from hyperx.impl.clients.daemon import Party
 from hyperx.impl.clients.ledger import Account, SpecLedger
 from hyperx.impl.clients.state import FAILED, MINED, StateStore
 from hyperx.spec.chain import Blockchain
+from hyperx.spec.config import MIN_PERIOD_S
 
 REWARD = 10**18
 DEPOSIT = 10**17
@@ -30,9 +31,9 @@ class Opener(Party):
             DEPOSIT,
             1_000,
             10,
-            now + 600,
-            60,
-            60,
+            now + 3_600,
+            MIN_PERIOD_S,
+            MIN_PERIOD_S,
             b"\x01" * 32,
             value=REWARD,
         )

@@ -14,6 +14,7 @@ from hyperx.impl.datastore import (
     EmbeddedStore,
     InvalidCidError,
     compute_cid,
+    compute_root_cid,
 )
 from hyperx.impl.datastore import store as store_module
 from hyperx.impl.datastore.store import MANIFEST_MAGIC, MAX_DEPTH, decode_manifest, encode_manifest
@@ -37,6 +38,16 @@ def test_round_trip(store, size, seed):
     assert store.has(cid)
     assert store.get(cid) == data
     assert store.put(data) == cid
+
+
+@given(st.integers(0, 3 * BLOCK_SIZE + 7), st.integers(0, 2**32))
+def test_root_cid_is_known_without_storing(tmp_path_factory, size, seed):
+    """What a provider that withholds its shards commits to: their CIDs, not stored."""
+    data = content(size, seed)
+    empty = EmbeddedStore(tmp_path_factory.mktemp("empty"))
+    cid = compute_root_cid(data)
+    assert not empty.has(cid) and list(empty.blocks.iterdir()) == []
+    assert empty.put(data) == cid
 
 
 @pytest.mark.parametrize("size", [0, 1, BLOCK_SIZE - 1, BLOCK_SIZE])

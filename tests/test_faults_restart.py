@@ -1,6 +1,6 @@
 """A provider process killed (SIGKILL) between phases and started again from its
-SQLite file completes its session with nothing lost: the keys it committed before
-the first kill are the ones it opens at review and reveals at claim, and no
+SQLite file completes its session with nothing lost: the master key it committed
+before the first kill is the one whose keys it seals at review and claim, and no
 transaction is sent twice. The provider runs as `hyperx provider join` on anvil; the
 collector runs in the test process."""
 
@@ -23,7 +23,7 @@ from hyperx.impl.datastore import EmbeddedStore
 from hyperx.spec.config import ZERO_HASH
 from tests.clients_harness import make_assessor
 
-REWARD, DEPOSIT, SHARDS, EVALUATION_S = 10**18, 10**16, 8, 3_600
+REWARD, DEPOSIT, SHARDS, EVALUATION_S, REVIEW_S = 10**18, 10**16, 8, 3_600, 600
 TIMEOUT_S = 120
 # Each restart is a fresh Python process (a few seconds of imports and compiles):
 # the default run kills it after two phases, the thorough profile after every one.
@@ -102,7 +102,7 @@ def test_provider_killed_between_phases_completes_its_session(anvil, tmp_path):
         make_assessor(),
     )
     collector.state.set_cursor(ledger.head())
-    collector.start_session(Terms(REWARD, DEPOSIT, 2_500, SHARDS, EVALUATION_S, 600, 600))
+    collector.start_session(Terms(REWARD, DEPOSIT, 2_500, SHARDS, EVALUATION_S, REVIEW_S, 600))
 
     def wait_for(what, condition):
         deadline = time.monotonic() + TIMEOUT_S
@@ -131,6 +131,8 @@ def test_provider_killed_between_phases_completes_its_session(anvil, tmp_path):
                 EVALUATION_S + 1
             )  # EndEvaluation: the collector picks its candidate
         wait_for(phase, done)
+        if phase == "ClaimReward":
+            ledger.advance_time(REVIEW_S + 1)  # past the complaint window: the payout is due
         if phase == "Registration":
             committed_root = profile()["adr_data_root"]
         if phase in KILL_AFTER:
@@ -139,7 +141,7 @@ def test_provider_killed_between_phases_completes_its_session(anvil, tmp_path):
     outcome = provider.finish()
 
     assert provider.starts == 1 + len(KILL_AFTER)
-    assert outcome == {"sid": sid, "deposit_returned": DEPOSIT, "address": pid}
+    assert outcome == {"sid": sid, "payout": DEPOSIT + REWARD, "address": pid}
     assert profile()["adr_data_root"] == committed_root and profile()["deposit_claimed"]
     assert collector.providers()[pid]["review"] == "accepted"
     wait_for("the dataset", lambda: "dataset" in collector.facts())

@@ -9,10 +9,10 @@ import pytest
 from hyperx.impl.clients.ledger import Account
 from hyperx.impl.clients.policy import JoinPolicy
 from hyperx.impl.clients.provider import ProviderClient
+from hyperx.impl.clients.session import spec_venue
 from hyperx.impl.clients.state import StateStore
-from hyperx.impl.clients.web3_ledger import Web3Ledger
 from hyperx.impl.datastore import EmbeddedStore
-from tests.clients_harness import make_embedded
+from hyperx.spec.config import MIN_PERIOD_S
 
 REWARD = 10**18
 NOW = 1_000_000
@@ -46,20 +46,12 @@ def test_accepts_terms_at_the_policy_and_a_stricter_policy_refuses_them():
 
 
 def test_provider_skips_a_session_below_its_policy_with_one_line(tmp_path, caplog):
-    chain, market, funder = make_embedded()
-    ledger = Web3Ledger(market)
+    venue, funder = spec_venue(), Account.create()
+    venue.fund(funder.address, 2 * REWARD)
+    ledger = venue.ledger
     now = ledger.timestamp(ledger.head())
-    market.create_session(
-        funder,
-        cf_reward=REWARD,
-        cf_deposit=REWARD // 100,
-        cf_pct_bps=2_500,
-        cf_shards=8,
-        cf_evaluation_deadline=now + 3_600,
-        cf_review_s=60,
-        cf_claim_s=3_600,
-        adr_theta=b"\x01" * 32,
-    )
+    terms = [REWARD, REWARD // 100, 2_500, 8, now + 3_600, MIN_PERIOD_S, 3_600, b"\x01" * 32]
+    ledger.send(funder, "create_session", terms, REWARD)
     x, y = np.zeros((20, 8, 8), np.float32), np.zeros(20, np.int32)
     provider = ProviderClient(
         ledger,
@@ -72,7 +64,7 @@ def test_provider_skips_a_session_below_its_policy_with_one_line(tmp_path, caplo
         for _ in range(2):
             provider.step()
     assert provider.session() is None
-    reason = "cf_review_s 60 s is below the policy's 600 s (--min-review-s)"
+    reason = f"cf_review_s {MIN_PERIOD_S} s is below the policy's 600 s (--min-review-s)"
     assert provider.state.get("provider", "skipped:0") == reason
     skips = [r.getMessage() for r in caplog.records if "skips session" in r.getMessage()]
     assert skips == [f"provider {provider.address[:10]} skips session 0: {reason}"]

@@ -1,8 +1,8 @@
 """`hyperx market status`: the market's sessions, states, deadlines, stages, deposits and
-payouts as its events tell them, on the embedded EVM (the fold) and on anvil (the
-command, once and with --watch); and the deployment file a party starts from."""
+payouts as its events tell them, on the spec's F_BC (the fold; the disputes' in the
+fault tests) and on anvil (the command, once and with --watch); and the deployment
+file a party starts from."""
 
-import dataclasses
 import json
 import os
 import signal
@@ -17,32 +17,32 @@ from hyperx.cli import run
 from hyperx.impl.chain.connection import connect_rpc
 from hyperx.impl.chain.deployment import Deployment, abi_hash, open_market
 from hyperx.impl.chain.market import Market
-from hyperx.impl.clients.market_view import MarketView
 from hyperx.impl.errors import BadInput
-from tests.clients_harness import make_assessor, make_embedded, new_session
-
-REWARD, DEPOSIT = 10**18, 10**16
+from tests.clients_harness import D, R, make_assessor, new_session, view_of
 
 
-def test_view_of_a_closed_and_an_expired_session(tmp_path):
-    embedded, assessor = make_embedded(), make_assessor()
-    closed = new_session(embedded, assessor, tmp_path / "closed", providers=2)
-    closed.run(300)
-    picky = dataclasses.replace(assessor, config=assessor.config.replace(score_threshold=1.01))
-    new_session(embedded, picky, tmp_path / "expired", providers=1).run(300)
-
-    view = MarketView(closed.market, 0)
-    view.update()
-    first, second = view.to_json()["sessions"]
-    optimal = closed.collector.facts()["optimal"]
-    assert (first["state"], first["optimal"], first["candidate"]) == ("closed", optimal, optimal)
-    stages = {p["address"]: p for p in first["providers"]}
-    assert stages[optimal]["stage"] == "paid" and stages[optimal]["reward_wei"] == REWARD
+def test_view_of_a_closed_session_before_and_after_its_complaint_window(tmp_path):
+    harness = new_session(None, make_assessor(), tmp_path, providers=2)
+    collector = harness.collector
+    harness.run(300, until=lambda: collector.facts().get("phase") == "closed")
+    (during,) = view_of(harness)["sessions"]
+    assert during["state"] == "closed, complaint window open"
+    harness.run(300)
+    (session,) = view_of(harness)["sessions"]
+    optimal = collector.facts()["optimal"]
+    assert (session["state"], session["optimal"], session["candidate"]) == (
+        "closed",
+        optimal,
+        optimal,
+    )
+    assert session["deadline"] == during["deadline"]  # the window's end
+    stages = {p["address"]: p for p in session["providers"]}
+    assert (stages[optimal]["stage"], stages[optimal]["reward_wei"]) == ("paid", R)
+    assert stages[optimal]["returned_wei"] == D + R
     assert {p["stage"] for a, p in stages.items() if a != optimal} == {"features"}
-    assert all(p["deposit_wei"] == p["returned_wei"] == DEPOSIT for p in stages.values())
-    assert second["state"] == "expired while pending" and second["refund_wei"] == REWARD
-    assert [p["stage"] for p in second["providers"]] == ["features"]
-    assert view.to_json(only=1)["sessions"] == [second]
+    assert all(p["deposit_wei"] == D and not p["forfeited"] for p in stages.values())
+    assert session["refund_wei"] is None
+    assert view_of(harness, only=harness.collector.session() + 1)["sessions"] == []
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +68,8 @@ def deployed(anvil, tmp_path_factory):
 def open_session(chain, market, funder) -> None:
     market.create_session(
         funder,
-        cf_reward=REWARD,
-        cf_deposit=DEPOSIT,
+        cf_reward=R,
+        cf_deposit=D,
         cf_pct_bps=2_500,
         cf_shards=8,
         cf_evaluation_deadline=chain.now() + 3_600,
@@ -98,7 +98,7 @@ def test_status_command_shows_sessions_as_json_and_as_a_table(deployed, capsys):
     (session,) = json.loads(capsys.readouterr().out)["sessions"]
     assert (session["state"], session["reward_wei"], session["providers"]) == (
         "pending",
-        REWARD,
+        R,
         [],
     )
     assert session["deadline"] == session["evaluation_deadline"] + 600

@@ -1,7 +1,7 @@
 """Secrets at rest: after a whole session, no secret of any party is readable by another
-local user (state folder 0700, files 0600) or in clear in its files (K_data, shard
-keys, the bought dataset), and `hyperx session run` leaves nothing in the temporary
-folder, even when it fails."""
+local user (state folder 0700, files 0600) or in clear in its files (master keys, shard
+keys, the review key's secret, the bought dataset), and `hyperx session run` leaves
+nothing in the temporary folder, even when it fails."""
 
 import os
 import stat
@@ -14,14 +14,15 @@ from hyperx.cli import run
 from hyperx.impl.clients.collector import dataset_file
 from hyperx.impl.clients.session import Loop, SessionError
 from hyperx.impl.clients.state import StateError, StateStore
-from tests.clients_harness import make_assessor, make_embedded, new_session
+from hyperx.spec.sealing import compute_shard_key
+from tests.clients_harness import make_assessor, new_session
 
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
-    """A session closed on the embedded EVM, its state in a folder that did not exist."""
+    """A session closed on the spec's F_BC, its state in a folder that did not exist."""
     state_dir = tmp_path_factory.mktemp("session") / "state"
-    harness = new_session(make_embedded(), make_assessor(), state_dir, providers=2)
+    harness = new_session(None, make_assessor(), state_dir, providers=2)
     harness.run(300)
     assert harness.report().state == "closed"
     return harness, state_dir
@@ -39,21 +40,30 @@ def test_state_folder_and_files_are_the_owners_alone(finished):
 
 
 def test_no_secret_in_clear_in_any_file(finished):
-    """Every K_data, and every shard key not revealed on chain (the optimal provider's
-    are public once it claims), in neither bytes nor hex, in no SQLite file or WAL."""
+    """Every master key and every shard key (none is ever on chain in clear: the sample's
+    and the master key travel sealed), and the collector's review secret, as bytes, hex
+    or a number, in no SQLite file or WAL."""
     harness, state_dir = finished
     secrets = []
-    optimal = harness.collector.facts()["optimal"]
     for provider in harness.providers:
         facts = provider.facts()
-        secrets += [facts["k_data"], *(facts["keys"] if provider.address != optimal else [])]
-    for facts in harness.collector.providers().values():
-        if "k_data" in facts:
-            secrets.append(facts["k_data"])
-    assert len(secrets) >= 2 + 8
+        master_key = facts["master_key"]
+        secrets += [master_key, *(compute_shard_key(master_key, i) for i in range(8))]
+    secrets.append(harness.collector.review_secret().to_bytes(32, "big"))
+    assert len(secrets) == 2 * (1 + 8) + 1
     on_disk = b"".join(path.read_bytes() for path in state_dir.glob("*.sqlite*"))
     for secret in secrets:
-        assert secret not in on_disk and secret.hex().encode() not in on_disk
+        for form in (secret, secret.hex().encode(), str(int.from_bytes(secret, "big")).encode()):
+            assert form not in on_disk
+
+
+def test_features_on_the_datastore_are_sealed(finished):
+    """What a provider publishes of its sample is for the collector alone."""
+    harness, _ = finished
+    for pid, facts in harness.collector.providers().items():
+        opened = harness.collector.open_features(pid)
+        sealed = harness.store.get(facts["features_cid"])
+        assert len(opened) > 1_000 and opened[-512:-256] not in sealed
 
 
 def test_bought_dataset_is_sealed_and_opens_with_the_collectors_key(finished):

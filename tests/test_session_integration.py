@@ -16,7 +16,7 @@ from hyperx.cli import app
 from hyperx.impl.clients.anvil import AnvilNode
 from hyperx.impl.datastore.node import JsIpfsNode, find_node_bin
 
-REWARD = 10**18
+REWARD, DEPOSIT = 10**18, 10**16
 GAS_ALLOWANCE = 10**16  # no party spends more than this on gas in one session
 
 
@@ -38,9 +38,11 @@ def hyperx(*args, env=None, timeout=300):
 
 
 def check_outcome(report: dict, providers: int) -> None:
-    assert report["state"] == "closed"
-    assert report["deposits_returned"] is True
+    assert report["state"] == "closed" and report["refund"] is None
     optimal = report["optimal_provider"]
+    assert report["payouts"] == {
+        name: DEPOSIT + (REWARD if name == optimal else 0) for name in report["scores"]
+    }
     assert optimal in report["scores"] and len(report["scores"]) == providers
     deltas = report["balances_delta"]
     assert REWARD - GAS_ALLOWANCE < deltas[optimal] < REWARD

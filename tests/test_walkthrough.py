@@ -1,8 +1,8 @@
 """The README's multi-party walkthrough, run as written: anvil and js-ipfs, the market
 deployed, one collector and three providers as separate processes with their own
-keys, the evaluation deadline reached through the node's RPC by the collector's
-`--dev` clock, no block mined by hand, the session closed, each party's JSON summary
-and the market view checked. Only the two ports and the paths to node_modules and
+keys, the evaluation deadline and the end of the complaint window reached through the
+node's RPC by the collector's `--dev` clock, no block mined by hand, the session
+closed and paid out, each party's JSON summary and the market view checked. Only the two ports and the paths to node_modules and
 .venv are substituted, so that the test runs beside other nodes."""
 
 import json
@@ -24,7 +24,7 @@ from hyperx.impl.datastore.node import find_node_bin
 
 ROOT = Path(__file__).resolve().parents[1]
 MARKER = "<!-- walkthrough: tests/test_walkthrough.py runs every `$ ` line of the next block -->"
-DEPOSIT, SHARDS, ENTRIES = 10**16, 20, 538
+REWARD, DEPOSIT, SHARDS, ENTRIES = 10**18, 10**16, 20, 538
 TIMEOUT_S = 900
 
 
@@ -93,7 +93,11 @@ def test_readme_walkthrough_closes_a_session(tmp_path, record_property):
     # which dataset wins is the assessor's to say (it samples afresh each run); the pay is not
     assert sorted(collector["ranking"]) == sorted(p["address"] for p in providers)
     assert collector["optimal"] == collector["ranking"][0]
-    assert all(p["sid"] == 0 and p["deposit_returned"] == DEPOSIT for p in providers)
+    # the payout of claim_deposit: the deposit, and the reward for the optimal provider
+    assert {p["address"]: (p["sid"], p["payout"]) for p in providers} == {
+        p["address"]: (0, DEPOSIT + (REWARD if p["address"] == collector["optimal"] else 0))
+        for p in providers
+    }
 
     assert "session 0: closed" in out
     assert f"{collector['optimal']}   paid (candidate, optimal)" in out
@@ -102,4 +106,6 @@ def test_readme_walkthrough_closes_a_session(tmp_path, record_property):
     assert stat.S_IMODE((tmp_path / "bought.npz").stat().st_mode) == 0o600
     for party in ("collector", "provider-1", "provider-2", "provider-3"):
         assert stat.S_IMODE((tmp_path / party).stat().st_mode) == 0o700
-    assert "moved the clock" in err and err.count(": settled: ") == 4 and "error:" not in err
+    # the collector's two jumps: past the evaluation deadline, past the complaint window
+    assert err.count("moved the clock") == 2
+    assert err.count(": settled: ") == 4 and "error:" not in err

@@ -1,18 +1,20 @@
-"""What the parties put on F_DS besides the assessor's files: dataset shards and the offer.
+"""What the parties put on F_DS besides the assessor's files: dataset shards and the offer;
+and the list of ciphertexts a collector keeps.
 
 A shard is an .npz (no pickles) of `x` (images) and `y` (labels); a provider's
 dataset is cut into exactly cf_shards shards of consecutive entries.
 
 The offer is what adr_theta names: a small JSON document with the CID of the
 obfuscated extractor and the collector's secp256k1 public key. Departure from the
-paper (adr_theta names the extractor itself): providers seal K_data to the
+paper (adr_theta names the extractor itself): providers seal their features to the
 collector's public key, and an address alone does not give it; the offer carries
 it, and a provider checks that it hashes to the session's collector address before
-joining, so no one but the collector can open the sealed key.
+joining, so no one but the collector can open the sealed features.
 """
 
 import io
 import json
+import struct
 
 import numpy as np
 
@@ -80,3 +82,22 @@ def decode_offer(blob: bytes, collector: str) -> tuple[str, bytes]:
             f"the offer's public key does not belong to the session's collector {collector}"
         )
     return extractor, public_key
+
+
+def encode_blobs(blobs: list[bytes]) -> bytes:
+    """Byte strings in order, each after its 8-byte length (a collector's kept ciphertexts)."""
+    return b"".join(struct.pack(">Q", len(blob)) + bytes(blob) for blob in blobs)
+
+
+def decode_blobs(data: bytes, name: str) -> list[bytes]:
+    blobs, offset = [], 0
+    while offset < len(data):
+        if offset + 8 > len(data):
+            raise ArtifactError(f"{name} is truncated")
+        (length,) = struct.unpack_from(">Q", data, offset)
+        offset += 8
+        if offset + length > len(data):
+            raise ArtifactError(f"{name} is truncated")
+        blobs.append(data[offset : offset + length])
+        offset += length
+    return blobs

@@ -139,7 +139,8 @@ def run(
         bool, typer.Option("--verbose", "-v", help="Log every transaction the parties send.")
     ] = False,
 ) -> None:
-    """One collector and N providers, the whole protocol from deployment to deposits returned."""
+    """One collector and N providers, the whole protocol from deployment to the payouts,
+    through the review, the claim and its complaint window."""
     log_transactions(verbose)
     private_process()
     options = RunOptions(
@@ -190,12 +191,15 @@ def run(
             for note, on in (
                 ("chosen", name == report.optimal_provider),
                 ("truly best", name == report.true_best),
-                ("deposit kept", not row["deposit_returned"]),
+                ("deposit forfeited", row["payout"] is None),
             )
             if on
         ]
-        if row["review"] and row["review"] != "accepted":
-            notes.append(row["review"])
+        notes += [
+            text
+            for text in (row["rejected"], row["passed_over"], row["review"])
+            if text and text != "accepted"
+        ]
         table.add_row(
             name,
             row["corruption"],
@@ -206,7 +210,10 @@ def run(
             ", ".join(notes),
         )
     c = report.collector
-    table.add_row("collector", "", "", "", f"{c['gas']:,}", ether(c["balance_delta"]), "")
+    refund = [] if c["refund"] is None else [f"refund {c['refund'] / 10**18:.4f} ETH"]
+    table.add_row(
+        "collector", "", "", "", f"{c['gas']:,}", ether(c["balance_delta"]), ", ".join(refund)
+    )
     console.print(table)
     console.print(
         f"chosen: [bold]{report.optimal_provider or 'none'}[/]; truly best: [bold]{report.true_best}[/]; dataset received: {c['dataset'] or 'none'}"
@@ -458,10 +465,25 @@ def collector_start(
     shards: Annotated[int, typer.Option("--shards", min=1, help="cf_shards.")] = 20,
     evaluation_s: Annotated[
         int,
-        typer.Option("--evaluation-s", min=1, help="Seconds from now to cf_evaluation_deadline."),
+        typer.Option(
+            "--evaluation-s",
+            min=1,
+            help="Seconds from now to cf_evaluation_deadline (at least 360: the market's"
+            " 300 s minimum period and time for the creation to be mined).",
+        ),
     ] = 3_600,
-    review_s: Annotated[int, typer.Option("--review-s", min=1, help="cf_review_s.")] = 3_600,
-    claim_s: Annotated[int, typer.Option("--claim-s", min=1, help="cf_claim_s.")] = 3_600,
+    review_s: Annotated[
+        int,
+        typer.Option(
+            "--review-s",
+            min=1,
+            help="cf_review_s (at least 300): each answer in selection and review, and the"
+            " complaint window after the claim.",
+        ),
+    ] = 3_600,
+    claim_s: Annotated[
+        int, typer.Option("--claim-s", min=1, help="cf_claim_s (at least 300).")
+    ] = 3_600,
     validation: Annotated[
         Path,
         typer.Option(
@@ -494,6 +516,8 @@ def collector_start(
     private_process()
     with reported(*USER_ERRORS):
         follow = finality_of(confirmations, finality)
+        terms = Terms(reward_wei, deposit_wei, pct_bps, shards, evaluation_s, review_s, claim_s)
+        terms.check()
         config = quality_config(quality)
         task = load_task(config, seed)
         own_validation = (
@@ -516,9 +540,7 @@ def collector_start(
             assessor,
             finality=follow,
         )
-        collector.start_session(
-            Terms(reward_wei, deposit_wei, pct_bps, shards, evaluation_s, review_s, claim_s)
-        )
+        collector.start_session(terms)
         check_terms(collector)
         run_alone(collector, connection, state_dir, poll_s, timeout_s)
     facts = collector.facts()
@@ -647,9 +669,10 @@ def provider_join(
     poll_s: PollSeconds = 1.0,
     timeout_s: TimeoutSeconds = 86_400.0,
 ) -> None:
-    """Join a session with a dataset and follow it until the deposit is back (resumes from --state-dir).
+    """Join a session with a dataset and follow it until it has paid out (resumes from --state-dir).
 
-    Prints one JSON summary on stdout when the deposit is back and final.
+    Prints one JSON summary on stdout once the payout (the deposit, plus the reward
+    for the optimal provider) is in and final.
     """
     from hyperx.impl.clients.inputs import load_dataset, parse_synthetic
     from hyperx.impl.clients.policy import JoinPolicy
@@ -698,7 +721,7 @@ def provider_join(
             {
                 "sid": provider.session(),
                 "address": provider.address,
-                "deposit_returned": facts.get("deposit_returned"),
+                "payout": facts.get("payout"),
             }
         )
     )
@@ -728,12 +751,13 @@ def market_status(
     from hyperx.impl.chain.connection import NODE_UNREACHABLE, connect_rpc, transport_reason
     from hyperx.impl.chain.deployment import open_market
     from hyperx.impl.clients.market_view import MarketView, render_table
+    from hyperx.impl.clients.web3_ledger import Web3Ledger
 
     with reported(*USER_ERRORS):
         check_market_options(rpc, market, deployment, store=False)
         chain = connect_rpc(rpc, wait_s=wait_s)
         opened = open_market(chain, market, deployment, from_block, need_start=True)
-        view = MarketView(opened.market, opened.start_block)
+        view = MarketView(Web3Ledger(opened.market), opened.start_block)
         output = console if console.is_terminal else Console(width=200)  # no wrapped rows
         try:
             view.update()

@@ -214,7 +214,6 @@ class Party:
         "already sampled",
         "already submitted",
         "already claimed",
-        "chunk out of order",
         "session is not pending",
         "session is not reviewing",
         "session is not reviewed",
@@ -245,7 +244,7 @@ class Party:
 
     def _send_intents(self, acting: int) -> bool:
         # In order, one at a time: a decision waits until the one before it is mined,
-        # so the nonces follow the decisions (claim_reward's chunks must arrive in order).
+        # so the nonces follow the decisions.
         progressed = False
         for intent in self.state.intents(NEW, SENT):
             progressed |= self._advance(intent, acting)

@@ -6,7 +6,8 @@ range, an account's confirmed nonce, whether the node knows a transaction, and
 sending a call of a Prot_SC interface (spec names and argument order,
 `hyperx.spec.contract.INTERFACES`) with a dry run first and a given nonce; `send`
 hands the signed transaction's hash to `note` before broadcasting it. Addresses are
-lowercase hex throughout, as in the spec.
+lowercase hex throughout, as in the spec. For reports and tests, both also read a
+session as the contract holds it (`get_session`) and the market's balance.
 
 - `SpecLedger` runs over the spec's F_BC (`hyperx.spec.chain.Blockchain`), mining a
   block per transaction: the clients' logic can be stepped against the reference
@@ -16,13 +17,13 @@ lowercase hex throughout, as in the spec.
 """
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from eth_account import Account as EthAccount
 
 from hyperx.impl.clients.daemon import ChainEvent
-from hyperx.spec.chain import Blockchain
-from hyperx.spec.contract import INTERFACES, Msg
+from hyperx.spec.chain import CONTRACT_ADDRESS, Blockchain
+from hyperx.spec.contract import INTERFACES, Msg, Session
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class SpecLedger:
     def __init__(self, blockchain: Blockchain | None = None, block_time_s: int = 1):
         self.blockchain = blockchain or Blockchain(finality_depth=1)
         self.block_time_s = block_time_s
-        self.contract_address = "0x" + "c0" * 20
+        self.contract_address = CONTRACT_ADDRESS
 
     def head(self) -> int:
         return self.blockchain.height
@@ -145,6 +146,16 @@ class SpecLedger:
 
     def balance(self, address: str) -> int:
         return self.blockchain.balance(address)
+
+    def market_balance(self) -> int:
+        return self.blockchain.balance(CONTRACT_ADDRESS)
+
+    def get_session(self, sid: int) -> dict:
+        """The session's moving parts, as `Market.get_session` names them."""
+        session = self.blockchain.contract.sessions[sid]
+        state = {f.name: getattr(session, f.name) for f in fields(Session)}
+        del state["config"], state["profiles"]
+        return state | {"st_trade": int(session.st_trade)}
 
     def client_version(self) -> str:
         return "hyperx-spec F_BC"

@@ -1,9 +1,11 @@
 """The market as its events tell it: `hyperx market status`.
 
-Sessions, their state and deadlines, each provider's stage, deposits and payouts,
-folded from the contract's events in chain order. CreateSession opens a session;
-`EFFECTS` maps every other event to what it does to its session; an event without
-an entry changes nothing, so a new event of the protocol is one more entry there. Whether a session has expired is the one
+Sessions, their state and deadlines (the complaint window after ClaimReward
+included), each provider's stage, deposits, payouts and forfeits, folded from the
+contract's events in chain order. CreateSession opens a session; `EFFECTS` maps
+every other event to what it does to its session; an event without an entry changes
+nothing, so a new event of the protocol is one more entry there. Whether a session
+has settled (its deadline passed: expired, or a complaint window over) is the one
 thing events cannot say: it is read against the latest block's timestamp.
 """
 
@@ -16,7 +18,6 @@ from rich.table import Table
 from rich.text import Text
 
 from hyperx.impl.clients.daemon import LOG_RANGE, ChainEvent
-from hyperx.impl.clients.web3_ledger import Web3Ledger
 
 
 @dataclass
@@ -24,9 +25,11 @@ class ProviderView:
     address: str
     stage: str = "registered"
     deposit_wei: int = 0  # paid in at registration
-    returned_wei: int | None = None  # ClaimDeposit: the deposit back (plus any compensation)
-    reward_wei: int = 0  # ClaimReward's payout
-    chunks_revealed: int = 0
+    returned_wei: int | None = (
+        None  # ClaimDeposit: the deposit back, plus any reward or compensation
+    )
+    reward_wei: int = 0  # the part of ClaimDeposit's payout above the deposit
+    forfeited: bool = False  # a dispute proved it wrong: its deposit goes to the collector
 
 
 @dataclass
@@ -41,16 +44,28 @@ class SessionView:
     review_s: int
     claim_s: int
     created_block: int
-    state: str = "pending"  # pending, reviewing, reviewed, closed; "expired while …" on reading
+    state: str = "pending"  # pending, reviewing, reviewed, closed; how it ended, on reading
     deadline: int = 0  # the end of the current state (the contract's session deadline)
     candidate: str | None = None
     optimal: str | None = None
+    review_rejected: bool = False
+    claim_rejected: bool = False
     refund_wei: int | None = None
     providers: dict[str, ProviderView] = field(default_factory=dict)
 
     def provider(self, event: ChainEvent) -> ProviderView:
         pid = event.args["pid"]
         return self.providers.setdefault(pid, ProviderView(pid))
+
+    def describe(self, now: int) -> str:
+        """The state as the events and the clock tell it (the complaint window included)."""
+        if self.state == "closed":
+            if self.claim_rejected:
+                return "closed, claim disputed"
+            return "closed" if now >= self.deadline else "closed, complaint window open"
+        if self.review_rejected:
+            return "review disputed"
+        return f"expired while {self.state}" if now >= self.deadline else self.state
 
 
 def _create_session(event: ChainEvent) -> SessionView:
@@ -74,40 +89,46 @@ def _registration(session: SessionView, event: ChainEvent, _) -> None:
     session.provider(event).deposit_wei = session.deposit_wei
 
 
-def _stage(stage: str):
+def _stage(stage: str, state: str | None = None):
+    """The provider named moves to `stage`, the session to `state`; the event's
+    deadline, if it has one, is the session's new deadline."""
+
     def effect(session: SessionView, event: ChainEvent, _) -> None:
         session.provider(event).stage = stage
+        session.state = state or session.state
+        session.deadline = event.args.get("deadline", session.deadline)
 
     return effect
 
 
-def _set_candidate(session: SessionView, event: ChainEvent, _) -> None:
-    session.state, session.deadline = "reviewing", event.args["deadline"]
+def _set_candidate(session: SessionView, event: ChainEvent, timestamp: int) -> None:
+    _stage("candidate", "reviewing")(session, event, timestamp)
     session.candidate = event.args["pid"]
-    session.provider(event).stage = "candidate"
 
 
-def _submit_review(session: SessionView, event: ChainEvent, timestamp: int) -> None:
-    session.deadline = timestamp + session.review_s
-    session.provider(event).stage = "reviewed"
-
-
-def _set_optimal(session: SessionView, event: ChainEvent, _) -> None:
-    session.state, session.deadline = "reviewed", event.args["deadline"]
+def _set_optimal(session: SessionView, event: ChainEvent, timestamp: int) -> None:
+    _stage("optimal", "reviewed")(session, event, timestamp)
     session.optimal = event.args["pid"]
-    session.provider(event).stage = "optimal"
 
 
-def _claim_reward(session: SessionView, event: ChainEvent, _) -> None:
-    provider = session.provider(event)
-    provider.chunks_revealed += 1
-    provider.stage = "claiming"
-    if event.args["reward"] > 0:
-        session.state, provider.stage, provider.reward_wei = "closed", "paid", event.args["reward"]
+def _dispute(stage: str, flag: str):
+    """A dispute proved the provider wrong: it forfeits, the session settles at once."""
+
+    def effect(session: SessionView, event: ChainEvent, timestamp: int) -> None:
+        provider = session.provider(event)
+        provider.stage, provider.forfeited = stage, True
+        setattr(session, flag, True)
+        session.deadline = timestamp
+
+    return effect
 
 
 def _claim_deposit(session: SessionView, event: ChainEvent, _) -> None:
-    session.provider(event).returned_wei = event.args["amount"]
+    provider = session.provider(event)
+    provider.returned_wei = event.args["amount"]
+    provider.reward_wei = event.args["amount"] - session.deposit_wei
+    if provider.reward_wei:
+        provider.stage = "paid" if event.args["pid"] == session.optimal else "compensated"
 
 
 def _claim_refund(session: SessionView, event: ChainEvent, _) -> None:
@@ -120,20 +141,23 @@ EFFECTS = {
     "SampleData": _stage("sampled"),
     "SubmitFeatures": _stage("features"),
     "SetCandidate": _set_candidate,
-    "SubmitReview": _submit_review,
+    "SubmitReview": _stage("reviewed"),
+    "DisputeReview": _dispute("review disputed", "review_rejected"),
     "SetOptimal": _set_optimal,
-    "ClaimReward": _claim_reward,
+    "ClaimReward": _stage("claimed", "closed"),  # the complaint window opens
+    "DisputeClaim": _dispute("claim disputed", "claim_rejected"),
     "ClaimDeposit": _claim_deposit,
     "ClaimRefund": _claim_refund,
 }
 
 
 class MarketView:
-    """The events of one market from `start_block`, folded; `update()` reads what is new."""
+    """The events of one market (a `Ledger`'s) from `start_block`, folded; `update()`
+    reads what is new."""
 
-    def __init__(self, market, start_block: int):
-        self.ledger = Web3Ledger(market)
-        self.market_address = market.address
+    def __init__(self, ledger, start_block: int):
+        self.ledger = ledger
+        self.market_address = ledger.contract_address
         self.start_block = start_block
         self._reset()
 
@@ -175,8 +199,7 @@ class MarketView:
             if only is not None and sid != only:
                 continue
             body = asdict(session)
-            if session.state != "closed" and self.now >= session.deadline:
-                body["state"] = f"expired while {session.state}"
+            body["state"] = session.describe(self.now)
             body["providers"] = list(body["providers"].values())
             sessions.append(body)
         return {
@@ -215,7 +238,7 @@ def render_table(snapshot: dict):
             f" {s['shards']} shards, CF_% {s['pct_bps'] / 100:g}%"
         )
         table = Table(box=box.SIMPLE_HEAD)
-        for column in ("provider", "stage", "deposit in", "deposit back", "reward", "chunks"):
+        for column in ("provider", "stage", "deposit in", "paid out", "reward"):
             left = column in ("provider", "stage")
             table.add_column(column, justify="left" if left else "right", no_wrap=True)
         for p in s["providers"]:
@@ -231,9 +254,10 @@ def render_table(snapshot: dict):
                 _ether(p["deposit_wei"]),
                 _ether(p["returned_wei"]),
                 _ether(p["reward_wei"]) if p["reward_wei"] else "",
-                str(p["chunks_revealed"] or ""),
             )
-        notes = [] if s["state"] == "closed" else [f"deadline {_when(s['deadline'], now)}"]
+        notes = [] if now >= s["deadline"] else [f"deadline {_when(s['deadline'], now)}"]
+        if s["state"] == "closed, complaint window open":
+            notes = [f"complaint window ends {_when(s['deadline'], now)}"]
         if s["state"] == "pending":
             notes.insert(0, f"evaluation ends {_when(s['evaluation_deadline'], now)}")
         if s["refund_wei"] is not None:

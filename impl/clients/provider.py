@@ -1,28 +1,36 @@
 """Prot_PRI (paper Figure 3, lines 43-72): a provider as an event-driven client.
 
 The real counterpart of `hyperx.spec.parties.Provider`: the same handlers and
-decisions, over web3 (or any `Ledger`), a content-addressed store, AES-GCM/ECIES
+decisions, over web3 (or any `Ledger`), a content-addressed store, AES-GCM and ECIES
 and the JAX assessor instead of plain callables.
 
-Data[sid] lives in the party's SQLite file (scope `session:<sid>`): K_data, the
-shard keys adr_data^p, the sample, the session's deadline. Handlers, by the event
-that triggers them (Figure 3 line numbers):
+Data[sid] lives in the party's SQLite file (scope `session:<sid>`): the master key K
+(a secret at rest), the shards' content addresses and key hashes (public), the
+sample, the review key, the session's deadline. Handlers, by the event that triggers
+them (Figure 3 line numbers):
 
-- CreateSession (46-53): read the offer behind adr_theta, draw a fresh K_data,
-  encrypt each shard with AES-GCM bound to (session, index), store the shards, and
-  register the Merkle root of the hashed shard keys with the deposit.
-- SampleData (57-62): fetch exactly the sampled shards, decrypt them, extract their
-  features with the published extractor, store them, submit their address.
-- SetCandidate (63-65): reveal the sampled keys with Merkle proofs, and K_data
-  sealed to the collector's public key (ECIES), bound to the session and provider.
-- SetOptimal (66-68): claim the reward with every key, in CHUNK_SIZE chunks.
-- ClaimReward of the last chunk, or the session's deadline (69-72): claim the
-  deposit.
+- CreateSession (46-53): if the join policy accepts the terms, read the offer behind
+  adr_theta, draw K, encrypt shard i with AES-GCM under k_i = keccak256(K || i),
+  bound to (session, i), store every ciphertext (its CID digest is cid_i) and the
+  manifest of (cid_i, h_i = keccak256(k_i)), and register the Merkle root over the
+  leaves keccak256(cid_i || h_i) with the deposit.
+- SampleData (57-62): fetch and decrypt exactly the sampled shards, extract their
+  features with the published extractor, seal them to the collector's key bound to
+  this session and this provider, store them, submit their address.
+- SetCandidate (63-65): open the sampled leaves with their Merkle proofs and seal the
+  sampled shard keys to the review key the event names.
+- SetOptimal (66-68): seal K to the review key, in one claim_reward whatever the
+  shard count. The reward is not paid here.
+- The session's deadline (69-72), followed through every event that moves it (after
+  ClaimReward, the end of the complaint window; after a dispute, the dispute's
+  block): claim the deposit, which pays the optimal provider of an undisputed deal
+  its reward too, and a candidate whose review stood unanswered CF_% of it.
 
-`Misbehaviour` makes a provider lie in the ways the collector's review must catch
-(fault tests and demos of the review); an honest provider has none.
+`Misbehaviour` makes a provider cheat in the ways the collector must catch and the
+contract must price (fault tests); an honest provider has none.
 """
 
+import secrets
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,34 +47,50 @@ from hyperx.impl.clients.policy import JoinPolicy
 from hyperx.impl.crypto import (
     decrypt_shard,
     encrypt_shard,
-    new_k_data,
-    seal_k_data,
+    features_context,
+    new_master_key,
+    seal_to,
     session_binding,
 )
+from hyperx.impl.datastore import compute_root_cid
 from hyperx.impl.datastore.cid import DatastoreError, bytes32_to_cid, cid_to_bytes32
 from hyperx.impl.quality import pipeline
 from hyperx.impl.quality.errors import QualityError
-from hyperx.spec.config import CHUNK_SIZE
-from hyperx.spec.merkle import (
-    compute_chunk_proof,
-    compute_merkle_proof,
-    compute_merkle_root,
-    get_chunk_count,
-)
+from hyperx.spec import secp256k1
+from hyperx.spec.config import MASTER_KEY_SLOT
+from hyperx.spec.merkle import compute_leaf, compute_merkle_proof, compute_merkle_root
+from hyperx.spec.parties import encode_manifest
+from hyperx.spec.sealing import compute_key_hash, compute_shard_key, draw_ephemeral, seal_keys
 
 
 @dataclass(frozen=True)
 class Misbehaviour:
-    """Ways to cheat; each one the collector must reject."""
+    """Ways to cheat; the collector must catch each one, and the contract price it."""
 
-    wrong_k_data: bool = False  # seal a key other than the one the shards are encrypted with
-    features_of: tuple | None = None  # submit features of this (x, y) instead of the sampled shards
-    foreign_extractor: bytes | None = None  # extract with this extractor, not the session's
+    wrong_sample_keys: bool = False  # seal keys of another master key at review: disputed
+    wrong_master_key: bool = False  # seal another master key at ClaimReward: disputed
+    features_of: tuple | None = None  # features of this (x, y), not of the sample: review fails
+    foreign_extractor: bytes | None = None  # extract with this extractor: never scored
+    withhold: bool = False  # store only the shards the collector samples: never a candidate
 
 
-def seal_context(binding: bytes, provider: str) -> bytes:
-    """What a sealed K_data is bound to: this session, this provider."""
-    return binding + bytes.fromhex(provider.removeprefix("0x"))
+def seal_to_review_key(review_key: bytes, keys: list[bytes], sid: int, slots: list[int]):
+    """(ephemeral, sealed keys): `seal_keys` under a fresh ephemeral secret (its point's
+    x below the group order, as ecrecover needs).
+
+    A review key that is not a point of the curve has no secret: nobody can open what
+    is sealed to it, nor dispute it. The contract takes any 64 bytes, so a collector
+    can name one; the provider then answers in time with random seals, which keep
+    its keys to itself (the spec's provider cannot seal to it at all)."""
+    ephemeral_secret = draw_ephemeral(secrets.token_bytes(32))
+    if secp256k1.decode_point(review_key) is None:
+        ephemeral = secp256k1.compute_public_key(ephemeral_secret)
+        return ephemeral, [secrets.token_bytes(32) for _ in keys]
+    return seal_keys(review_key, keys, sid, slots, ephemeral_secret)
+
+
+def compute_leaves(facts: dict) -> list[bytes]:
+    return [compute_leaf(c, h) for c, h in zip(facts["cids"], facts["key_hashes"], strict=True)]
 
 
 class ProviderClient(Party):
@@ -137,32 +161,55 @@ class ProviderClient(Party):
         except (ArtifactError, DatastoreError, QualityError) as error:
             return self._skip(sid, str(error))
         binding = session_binding(self.chain.chain_id, self.chain.contract_address, sid)
-        k_data = new_k_data()
-        keys = [
-            cid_to_bytes32(self.store.put(encrypt_shard(k_data, binding, index, shard)))
-            for index, shard in enumerate(split_into_shards(self.x, self.y, shards_wanted))
-        ]
         self.state.put("provider", "sid", sid)
-        self.state.put_secret(f"session:{sid}", "k_data", k_data)
-        self.state.put_secret(f"session:{sid}", "keys", keys)
+        commitment = self.commit_dataset(sid, binding, shards_wanted)
         self._put(
             binding=binding,
             collector=event.args["collector"].lower(),
             collector_public_key=collector_key,
             extractor_cid=extractor_cid,
-            cf_review_s=event.args["cf_review_s"],
-            cf_deposit=event.args["cf_deposit"],
             deadline=event.args["cf_evaluation_deadline"] + event.args["cf_review_s"],
-            closed=False,
         )
         self.intend(
             f"registration:{sid}",
             "registration",
             sid,
-            compute_merkle_root(keys),
+            commitment["root"],
             shards_wanted,
+            commitment["adr_manifest"],
             value=event.args["cf_deposit"],
         )
+
+    def commit_dataset(self, sid: int, binding: bytes, count: int) -> dict:
+        """Encrypt every shard under its own key, store the ciphertexts and the manifest;
+        Data[sid] with the commitment. Made once per session: the facts last through a
+        reorg, as the registration intent that carries the root does."""
+        scope = f"session:{sid}"
+        facts = self.state.scope(scope)
+        if "root" in facts:
+            return facts
+        master_key = new_master_key()
+        cids, key_hashes, withheld = [], [], {}
+        for index, shard in enumerate(split_into_shards(self.x, self.y, count)):
+            shard_key = compute_shard_key(master_key, index)
+            ciphertext = encrypt_shard(shard_key, binding, index, shard)
+            if self.misbehaviour.withhold:
+                cid, withheld[str(index)] = compute_root_cid(ciphertext), ciphertext
+            else:
+                cid = self.store.put(ciphertext)
+            cids.append(cid_to_bytes32(cid))
+            key_hashes.append(compute_key_hash(shard_key))
+        commitment = {
+            "cids": cids,
+            "key_hashes": key_hashes,
+            "adr_manifest": cid_to_bytes32(self.store.put(encode_manifest(cids, key_hashes))),
+            "withheld": withheld,
+        }
+        commitment["root"] = compute_merkle_root(compute_leaves(commitment))
+        self.state.put_secret(scope, "master_key", master_key, lasting=True)
+        for name, value in commitment.items():
+            self.state.put(scope, name, value, lasting=True)
+        return self.state.scope(scope)
 
     def _skip(self, sid: int, reason: str) -> None:
         self.state.put("provider", f"skipped:{sid}", reason)
@@ -175,13 +222,21 @@ class ProviderClient(Party):
         if facts is None:
             return
         sid, indices = event.args["sid"], list(event.args["indices"])
+        for index in indices:  # a withholding provider stores what is asked for, no more
+            if str(index) in facts["withheld"]:
+                self.store.put(facts["withheld"][str(index)])
         if self.misbehaviour.features_of is not None:
             x, y = self.misbehaviour.features_of
         else:
             x, y = join_shards(self.fetch_shards(facts, indices))
         extractor = self.misbehaviour.foreign_extractor or self.store.get(facts["extractor_cid"])
         features = pipeline.extract_features(extractor, x, y)
-        features_cid = self.store.put(features)
+        sealed = seal_to(
+            facts["collector_public_key"],
+            features,
+            features_context(facts["binding"], self.address),
+        )
+        features_cid = self.store.put(sealed)
         self._put(indices=indices, features_cid=features_cid)
         self.intend(f"submit_features:{sid}", "submit_features", sid, cid_to_bytes32(features_cid))
 
@@ -189,91 +244,100 @@ class ProviderClient(Party):
         """The provider's own shards at `indices`, fetched, verified and decrypted."""
         shards = []
         for index in indices:
-            cid = bytes32_to_cid(facts["keys"][index])
-            plaintext = decrypt_shard(facts["k_data"], facts["binding"], index, self.store.get(cid))
+            cid = bytes32_to_cid(facts["cids"][index])
+            shard_key = compute_shard_key(facts["master_key"], index)
+            plaintext = decrypt_shard(shard_key, facts["binding"], index, self.store.get(cid))
             shards.append(decode_shard(plaintext, f"shard {index} ({cid})"))
         return shards
 
     # Closure (lines 63-72)
 
     def _new_deadline(self, event: ChainEvent) -> dict | None:
-        """Note the session's new deadline; Data[sid] if the event names this provider."""
+        """Note the session's new deadline (a dispute's: its block, the session settles
+        at once); Data[sid] if the event names this provider."""
         facts = self._session_facts(event, pid_field="")
         if facts is None:
             return None
-        self._put(deadline=event.args["deadline"])
+        deadline = event.args.get("deadline")
+        self._put(
+            deadline=self.chain.timestamp(event.block_number) if deadline is None else deadline
+        )
         return facts if event.args["pid"].lower() == self.address else None
 
     def on_SetCandidate(self, event: ChainEvent) -> None:
         facts = self._new_deadline(event)
         if facts is None:
             return
-        sid, keys, indices = event.args["sid"], facts["keys"], facts["indices"]
-        k_data = new_k_data() if self.misbehaviour.wrong_k_data else facts["k_data"]
-        sealed = seal_k_data(
-            facts["collector_public_key"], k_data, seal_context(facts["binding"], self.address)
+        sid, review_key, indices = event.args["sid"], event.args["review_key"], facts["indices"]
+        self._put(review_key=review_key)
+        master_key = (
+            new_master_key() if self.misbehaviour.wrong_sample_keys else facts["master_key"]
         )
-        proofs = [compute_merkle_proof(keys, index) for index in indices]
+        ephemeral, sealed = seal_to_review_key(
+            review_key,
+            [compute_shard_key(master_key, index) for index in indices],
+            sid,
+            list(range(len(indices))),
+        )
+        leaves = compute_leaves(facts)
         self.intend(
             f"submit_review:{sid}",
             "submit_review",
             sid,
             indices,
-            [keys[i] for i in indices],
-            proofs,
+            [facts["cids"][index] for index in indices],
+            [facts["key_hashes"][index] for index in indices],
+            [compute_merkle_proof(leaves, index) for index in indices],
+            ephemeral,
             sealed,
         )
 
     def on_SubmitReview(self, event: ChainEvent) -> None:
-        facts = self._session_facts(event, pid_field="")
-        if facts is not None:
-            self._put(deadline=self.chain.timestamp(event.block_number) + facts["cf_review_s"])
+        self._new_deadline(event)
+
+    def on_DisputeReview(self, event: ChainEvent) -> None:
+        if self._new_deadline(event) is not None:
+            self._put(disputed="review")
 
     def on_SetOptimal(self, event: ChainEvent) -> None:
         facts = self._new_deadline(event)
         if facts is None:
             return
-        sid, keys = event.args["sid"], facts["keys"]
-        for chunk in range(get_chunk_count(len(keys))):
-            chunk_keys = keys[chunk * CHUNK_SIZE : (chunk + 1) * CHUNK_SIZE]
-            self.intend(
-                f"claim_reward:{sid}:{chunk}",
-                "claim_reward",
-                sid,
-                chunk,
-                chunk_keys,
-                compute_chunk_proof(keys, chunk),
-            )
+        sid, review_key = event.args["sid"], facts["review_key"]
+        master_key = new_master_key() if self.misbehaviour.wrong_master_key else facts["master_key"]
+        # `seal_master_key`: the one key in the master key's own slot
+        ephemeral, (sealed,) = seal_to_review_key(review_key, [master_key], sid, [MASTER_KEY_SLOT])
+        self.intend(f"claim_reward:{sid}", "claim_reward", sid, ephemeral, sealed)
 
     def on_ClaimReward(self, event: ChainEvent) -> None:
-        if self._session_facts(event, pid_field="") is not None and event.args["reward"] > 0:
-            self._put(closed=True)
-            self.intend(f"claim_deposit:{event.args['sid']}", "claim_deposit", event.args["sid"])
+        self._new_deadline(event)
+
+    def on_DisputeClaim(self, event: ChainEvent) -> None:
+        if self._new_deadline(event) is not None:
+            self._put(disputed="claim")
 
     def on_ClaimDeposit(self, event: ChainEvent) -> None:
         if self._session_facts(event) is not None:
-            self._put(deposit_returned=event.args["amount"])
+            self._put(payout=event.args["amount"])
 
     def on_timers(self, now: int) -> bool:
-        facts = self.facts()
-        if not facts or facts["closed"] or now < facts["deadline"]:
-            return False
-        sid = self.session()
-        if self.state.intent(f"claim_deposit:{sid}") is not None:
+        """SessionTimeout (lines 69-72): once the session is settled, claim the deposit."""
+        facts, sid = self.facts(), self.session()
+        if not facts or now < facts["deadline"] or self.state.intent(f"claim_deposit:{sid}"):
             return False
         self.intend(f"claim_deposit:{sid}", "claim_deposit", sid)
         return True
 
     def deadlines(self) -> list[int]:
         facts = self.facts()
-        return [] if not facts or facts["closed"] else [facts["deadline"]]
+        if not facts or self.state.intent(f"claim_deposit:{self.session()}"):
+            return []
+        return [facts["deadline"]]
 
     def is_done(self) -> bool:
-        """Nothing left to do: the deposit came back, or the contract refused it."""
+        """Nothing left to do: the payout came, or the contract refused it (forfeited)."""
         sid = self.session()
         if sid is None:
             return False
         intent = self.state.intent(f"claim_deposit:{sid}")
-        return "deposit_returned" in self.facts() or (
-            intent is not None and intent.status == "failed"
-        )
+        return "payout" in self.facts() or (intent is not None and intent.status == "failed")

@@ -13,6 +13,7 @@ import hashlib
 import json
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -156,15 +157,28 @@ class Loop:
 
 # The whole session: what `hyperx session run` drives
 
+# Each phase ends with the first of its marker: an event, or the complaint window's end.
+COMPLAINT_OVER = "complaint window over"
 PHASES = (
     ("setup", "CreateSession"),
     ("registration", "Registration"),
     ("evaluation", "SetCandidate"),
     ("review", "SetOptimal"),
     ("claim", "ClaimReward"),
+    ("complaint", COMPLAINT_OVER),
     ("settlement", "ClaimDeposit"),
 )
 STATES = ("pending", "reviewing", "reviewed", "closed")
+
+
+def describe_outcome(session: dict) -> str:
+    """How a settled session ended, from the contract's view of it (`get_session`)."""
+    state = STATES[session["st_trade"]]
+    if state == "closed":
+        return "closed, claim disputed" if session["claim_rejected"] else "closed"
+    if session["review_rejected"]:
+        return "review disputed"
+    return f"expired while {state}"
 
 
 @dataclass(frozen=True)
@@ -182,8 +196,8 @@ class RunOptions:
     reward_wei: int = 10**18
     deposit_wei: int = 10**16
     pct_bps: int = 2_500
-    evaluation_s: int = 3_600
-    review_s: int = 3_600
+    evaluation_s: int = 3_600  # at least MIN_PERIOD_S + INCLUSION_ROOM_S (collector.Terms)
+    review_s: int = 3_600  # each at least MIN_PERIOD_S
     claim_s: int = 3_600
     confirmations: int = 0
     finality_tag: str | None = "finalized"  # see hyperx.impl.clients.finality
@@ -200,8 +214,8 @@ class SessionReport:
     state: str
     optimal_provider: str | None
     true_best: str
-    providers: dict  # name -> {address, corruption, score, loss, rank, gas, fee_wei, balance_delta, deposit_returned, review}
-    collector: dict  # {address, gas, fee_wei, balance_delta, dataset}
+    providers: dict  # name -> {address, corruption, score, loss, rank, gas, fee_wei, balance_delta, payout, review, passed_over}
+    collector: dict  # {address, gas, fee_wei, balance_delta, dataset, refund}
     seconds: dict
     sid: int
     market: str
@@ -215,7 +229,9 @@ class SessionReport:
             "scores": {name: p["score"] for name, p in self.providers.items()},
             "gas": {name: p["gas"] for name, p in named.items()},
             "balances_delta": {name: p["balance_delta"] for name, p in named.items()},
-            "deposits_returned": all(p["deposit_returned"] for p in self.providers.values()),
+            "payouts": {name: p["payout"] for name, p in self.providers.items()},
+            "refund": self.collector["refund"],
+            "dataset": self.collector["dataset"],
             "seconds": self.seconds,
             "market": self.market,
             "sid": self.sid,
@@ -254,9 +270,9 @@ def open_store(ipfs: str | None, directory: Path, wait_s: float = 0.0):
 def run_session(options: RunOptions, progress=lambda phase, message: None) -> SessionReport:
     """Deploy (or join) a market, then run one collector and N providers to the end.
 
-    Without a `state_dir`, the parties' state (their keys, K_data, the bought
-    dataset) lives in a private temporary folder that is removed when the run ends,
-    however it ends.
+    Without a `state_dir`, the parties' state (their keys, master keys, review keys,
+    the bought dataset) lives in a private temporary folder that is removed when the
+    run ends, however it ends.
     """
     with contextlib.ExitStack() as stack:
         if options.state_dir is None:
@@ -268,8 +284,45 @@ def run_session(options: RunOptions, progress=lambda phase, message: None) -> Se
         return harness.report()
 
 
-def connect(options: RunOptions):
-    """(chain, market, funding account): the embedded EVM with a fresh market, or --rpc."""
+@dataclass(frozen=True)
+class Venue:
+    """Where a session runs: the parties' ledger, how a fresh account gets ether, and
+    how the progress names it."""
+
+    ledger: object
+    fund: Callable[[str, int], None]  # (address, wei)
+    market: str  # the market's address, as its chain writes it
+    where: str
+
+
+def web3_venue(chain, market, funder) -> Venue:
+    """The Vyper market on the embedded EVM or a JSON-RPC node, funded by `funder`."""
+    from hyperx.impl.clients.web3_ledger import Web3Ledger
+
+    return Venue(
+        Web3Ledger(market),
+        lambda address, wei: chain.transact(funder, address, b"", wei),
+        market.address,
+        f"market at {market.address} on "
+        + ("the embedded EVM" if chain.embedded else f"chain {chain.chain_id}"),
+    )
+
+
+def spec_venue(finality_depth: int = 1) -> Venue:
+    """The spec's F_BC running Prot_SC itself (`SpecLedger`), for the clients' tests:
+    no gas, so balances move by exactly what the protocol pays. Accounts are funded
+    at genesis, before the session's first block; blocks `finality_depth` deep are
+    final (a reorganisation drops fewer)."""
+    from hyperx.impl.clients.ledger import SpecLedger
+    from hyperx.spec.chain import Blockchain
+
+    blockchain = Blockchain(finality_depth=finality_depth, genesis_time=int(time.time()))
+    ledger = SpecLedger(blockchain)
+    return Venue(ledger, blockchain.fund, ledger.contract_address, "the spec's F_BC (Prot_SC)")
+
+
+def connect(options: RunOptions) -> Venue:
+    """The embedded EVM with a fresh market, or --rpc (a fresh market unless --market)."""
     from hyperx.impl.chain.connection import connect_embedded, connect_rpc, load_signer
     from hyperx.impl.chain.deployment import open_market
     from hyperx.impl.chain.market import Market
@@ -281,8 +334,10 @@ def connect(options: RunOptions):
         chain = connect_embedded()
         funder = chain.accounts[0]
     if options.market:
-        return chain, open_market(chain, options.market).market, funder
-    return chain, Market.deploy(chain, funder)[0], funder
+        market = open_market(chain, options.market).market
+    else:
+        market = Market.deploy(chain, funder)[0]
+    return web3_venue(chain, market, funder)
 
 
 @dataclass
@@ -290,9 +345,7 @@ class Harness:
     """One collector and its providers on one market, ready to run; tests reach inside."""
 
     options: RunOptions
-    chain: object
-    market: object
-    ledger: object
+    venue: Venue
     store: object
     task: data.Task
     collector: object
@@ -302,6 +355,10 @@ class Harness:
     observer: "Observer"
     start_balances: dict
     clock: dict
+
+    @property
+    def ledger(self):
+        return self.venue.ledger
 
     def parties(self) -> list:
         return [self.collector, *self.providers]
@@ -316,12 +373,19 @@ class Harness:
         for party in [*self.parties(), self.observer]:
             party.state.close()
 
+    def deltas(self) -> dict:
+        """Each party's balance change since it was funded, in wei (gas included)."""
+        return {
+            party.address: self.ledger.balance(party.address) - self.start_balances[party.address]
+            for party in self.parties()
+        }
+
     def report(self) -> SessionReport:
         collector, ledger = self.collector, self.ledger
         sid = collector.session()
-        session = self.market.get_session(sid)
         scored = collector.providers()
         ranking = collector.ranking()
+        deltas = self.deltas()
         rows = {}
         for name, spec, party in zip(self.names, self.specs, self.providers, strict=True):
             facts = scored.get(party.address, {})
@@ -334,32 +398,33 @@ class Harness:
                 "rank": ranking.index(party.address) + 1 if party.address in ranking else None,
                 "gas": gas,
                 "fee_wei": fee,
-                "balance_delta": ledger.balance(party.address) - self.start_balances[party.address],
-                "deposit_returned": "deposit_returned" in party.facts(),
+                "balance_delta": deltas[party.address],
+                "payout": party.facts().get("payout"),
                 "review": facts.get("review"),
+                "rejected": facts.get("reason"),
+                "passed_over": facts.get("passed_over"),
             }
         gas, fee = collector.gas()
         collector_row = {
             "address": collector.address,
             "gas": gas,
             "fee_wei": fee,
-            "balance_delta": ledger.balance(collector.address)
-            - self.start_balances[collector.address],
+            "balance_delta": deltas[collector.address],
             "dataset": collector.facts().get("dataset"),
+            "refund": collector.facts().get("refund"),
         }
         by_address = {
             party.address: name for name, party in zip(self.names, self.providers, strict=True)
         }
-        st_trade = STATES[session["st_trade"]]
         return SessionReport(
-            state=st_trade if st_trade == "closed" else f"expired while {st_trade}",
+            state=describe_outcome(ledger.get_session(sid)),
             optimal_provider=by_address.get(collector.facts().get("optimal")),
             true_best=self.names[min(range(len(self.specs)), key=lambda i: self.specs[i].level)],
             providers=rows,
             collector=collector_row,
             seconds=self.observer.phase_seconds(self.clock),
             sid=sid,
-            market=self.market.address,
+            market=self.venue.market,
         )
 
 
@@ -367,14 +432,14 @@ def build_session(
     options: RunOptions,
     progress=lambda phase, message: None,
     *,
-    connection=None,
+    venue: Venue | None = None,
     assessor: Assessor | None = None,
     misbehaviours: dict | None = None,
     abort_after_review: bool = False,
 ) -> Harness:
     """Fund a fresh collector and N providers on a market, and open the session.
 
-    `connection` is a (chain, market, funder) to reuse; `misbehaviours` maps a
+    `venue` is where to run (default: `connect(options)`); `misbehaviours` maps a
     provider's position to its `Misbehaviour` (fault tests). The parties keep their
     state under `options.state_dir`, which must be given.
     """
@@ -382,7 +447,6 @@ def build_session(
     from hyperx.impl.clients.ledger import Account
     from hyperx.impl.clients.provider import Misbehaviour, ProviderClient
     from hyperx.impl.clients.state import StateStore, make_private_dir
-    from hyperx.impl.clients.web3_ledger import Web3Ledger
 
     clock = {"start": time.monotonic()}
     config = assessor.config if assessor else quality_config(options.quality)
@@ -390,32 +454,37 @@ def build_session(
     if options.state_dir is None:
         raise SessionError("build_session needs a state_dir (run_session makes a private one)")
     state_dir = make_private_dir(options.state_dir)
+    terms = Terms(
+        options.reward_wei,
+        options.deposit_wei,
+        options.pct_bps,
+        options.shards,
+        options.evaluation_s,
+        options.review_s,
+        options.claim_s,
+    )
+    terms.check()
 
     task = load_task(config, options.seed)
     if not 1 <= options.shards <= len(task.pool_x):
         raise BadInput(
             f"--shards must be between 1 and {len(task.pool_x)} (the dataset's entries), got {options.shards}"
         )
-    chain, market, funder = connection or connect(
-        options
-    )  # before the assessor: a bad --rpc fails fast
-    ledger = Web3Ledger(market)
+    venue = venue or connect(options)  # before the assessor: a bad --rpc fails fast
+    ledger = venue.ledger
     if options.fast_forward:
         require_dev_chain(ledger, "hyperx session run (without --real-time)")
     clock["deployed"] = time.monotonic()
-    progress(
-        "setup",
-        f"market at {market.address} on {'chain ' + str(chain.chain_id) if options.rpc else 'the embedded EVM'}",
-    )
+    progress("setup", venue.where)
     progress("setup", "pretraining M_init (cached per config) and publishing the extractor")
     assessor = assessor or prepare_assessor(config, task, options.seed)
     clock["assessor"] = time.monotonic()
 
     collector_key = Account.create()
     provider_keys = [Account.create() for _ in specs]
-    chain.transact(funder, collector_key.address, b"", options.reward_wei + 10**17)
+    venue.fund(collector_key.address, options.reward_wei + 10**17)
     for key in provider_keys:
-        chain.transact(funder, key.address, b"", options.deposit_wei + 10**17)
+        venue.fund(key.address, options.deposit_wei + 10**17)
     start_balances = {k.address: ledger.balance(k.address) for k in [collector_key, *provider_keys]}
 
     store = open_store(options.ipfs, state_dir / "store")
@@ -453,22 +522,10 @@ def build_session(
     head = ledger.head()
     for party in [collector, *providers, observer]:
         party.state.set_cursor(head)  # a market may hold older sessions: follow from here
-    collector.start_session(
-        Terms(
-            options.reward_wei,
-            options.deposit_wei,
-            options.pct_bps,
-            options.shards,
-            options.evaluation_s,
-            options.review_s,
-            options.claim_s,
-        )
-    )
+    collector.start_session(terms)
     return Harness(
         options,
-        chain,
-        market,
-        ledger,
+        venue,
         store,
         task,
         collector,
@@ -481,8 +538,13 @@ def build_session(
     )
 
 
+def ether(wei: int) -> str:
+    return f"{wei / 10**18:.4f} ETH"
+
+
 class Observer:
-    """Follows the contract's events for the progress display and the phase timings."""
+    """Follows the contract's events for the progress display and the phase timings:
+    each event as the parties see it, the payouts, and the end of the complaint window."""
 
     role = "observer"
     address = "observer"
@@ -495,18 +557,63 @@ class Observer:
         self.names = names
         self.state = StateStore(":memory:")
         self.seen: dict[str, float] = {}
+        self.complaint_until: int | None = None  # a ClaimReward's window, until it ends
+        self.deposit = 0  # cf_deposit of the session followed
+        self.optimal: str | None = None
 
     def step(self) -> bool:
         cursor, head = self.state.cursor(), self.ledger.head()
         if head <= cursor:
             return False
         for event in self.ledger.events(cursor + 1, head):
+            self._complaint_window(cursor + 1, event.block_number)
             self.seen[event.name] = time.monotonic()
-            who = self.names.get(event.args.get("pid") or event.args.get("collector"), "")
-            phase = next((p for p, e in PHASES if e == event.name), "")
-            self.progress(phase, f"{event.name} {who} (block {event.block_number})")
+            phase = next((p for p, marker in PHASES if marker == event.name), "")
+            self.progress(phase, f"{self.describe(event)} (block {event.block_number})")
+            cursor = event.block_number
+        self._complaint_window(cursor + 1, head)
         self.state.record_block(head, "", forget_below=head - 1)
         return False
+
+    def _complaint_window(self, first: int, last: int) -> None:
+        """Say so at the first of these blocks stamped at or after the window's end."""
+        if self.complaint_until is None:
+            return
+        for number in range(first, last + 1):
+            if self.ledger.timestamp(number) >= self.complaint_until:
+                self.complaint_until = None
+                self.seen[COMPLAINT_OVER] = time.monotonic()
+                self.progress("complaint", f"{COMPLAINT_OVER}, no dispute (block {number})")
+                return
+
+    def describe(self, event) -> str:
+        args = event.args
+        who = self.names.get(args.get("pid") or args.get("collector"), "")
+        text = f"{event.name} {who}"
+        if event.name == "CreateSession":
+            self.deposit = args["cf_deposit"]
+        elif event.name == "SubmitReview":
+            text += ": sample keys sealed to the review key"
+        elif event.name == "SetOptimal":
+            self.optimal = args["pid"]
+        elif event.name == "ClaimReward":
+            self.complaint_until = args["deadline"]
+            window = args["deadline"] - self.ledger.timestamp(event.block_number)
+            text += f": master key sealed to the review key, complaint window {window} s"
+        elif event.name == "DisputeReview":
+            text += f": the sealed key at position {args['position']} is wrong, deposit forfeited"
+        elif event.name == "DisputeClaim":
+            self.complaint_until = None
+            text += f": the master key does not give shard {args['index']}, deposit forfeited"
+        elif event.name == "ClaimDeposit":
+            extra = args["amount"] - self.deposit
+            text += f" {ether(args['amount'])}"
+            if extra:
+                paid = "reward" if args["pid"] == self.optimal else "compensation"
+                text += f" (deposit {ether(self.deposit)} + {paid} {ether(extra)})"
+        elif event.name == "ClaimRefund":
+            text += f" {ether(args['amount'])}"
+        return text
 
     def is_done(self) -> bool:
         return True
@@ -526,9 +633,9 @@ class Observer:
             "assessor": clock["assessor"] - clock["deployed"],
         }
         previous = clock["assessor"]
-        for phase, event in PHASES:
-            if event in self.seen:
-                seconds[phase] = max(0.0, self.seen[event] - previous)
-                previous = self.seen[event]
+        for phase, marker in PHASES:
+            if marker in self.seen:
+                seconds[phase] = max(0.0, self.seen[marker] - previous)
+                previous = self.seen[marker]
         seconds["total"] = clock["end"] - clock["start"]
         return {name: round(value, 2) for name, value in seconds.items()}

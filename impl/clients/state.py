@@ -264,8 +264,11 @@ class StateStore:
         ).fetchone()
         return default if row is None else self._open(scope, name, _decode(row[0]))
 
-    def put(self, scope: str, name: str, value) -> None:
-        if self.journal_block is not None:
+    def put(self, scope: str, name: str, value, *, lasting: bool = False) -> None:
+        """Keep `value`; a reorg that drops the block being handled undoes it, unless it
+        is `lasting`: what an intent's arguments were computed from must last as the
+        intent does (intents survive reorgs and are sent again as they were)."""
+        if self.journal_block is not None and not lasting:
             row = self._execute(
                 "SELECT value FROM facts WHERE scope=? AND name=?", (scope, name)
             ).fetchone()
@@ -278,12 +281,11 @@ class StateStore:
             (scope, name, _encode(value)),
         )
 
-    def put_secret(self, scope: str, name: str, value) -> None:
+    def put_secret(self, scope: str, name: str, value, *, lasting: bool = False) -> None:
         """Like `put`, encrypted at rest; `get` and `scope` return the value in clear."""
         where = f"fact/{scope}/{name}".encode()
-        self.put(
-            scope, name, Sealed(seal_at_rest(self._need_key(), _encode(value).encode(), where))
-        )
+        sealed = Sealed(seal_at_rest(self._need_key(), _encode(value).encode(), where))
+        self.put(scope, name, sealed, lasting=lasting)
 
     def scope(self, scope: str) -> dict:
         rows = self._execute("SELECT name, value FROM facts WHERE scope=?", (scope,)).fetchall()

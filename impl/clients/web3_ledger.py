@@ -102,8 +102,12 @@ class Web3Ledger:
         return found
 
     def _call(self, interface: str, args: list):
-        if interface == "submit_review":  # the ABI's own encoding of each proof
-            args = [*args[:3], [encode_proof(proof) for proof in args[3]], *args[4:]]
+        # The ABI's own encoding of each Merkle proof: submit_review's (argument 4, a
+        # list of proofs) and dispute_claim's (argument 7, one proof)
+        if interface == "submit_review":
+            args = [*args[:4], [encode_proof(proof) for proof in args[4]], *args[5:]]
+        elif interface == "dispute_claim":
+            args = [*args[:7], encode_proof(args[7]), *args[8:]]
         return getattr(self.contract.functions, interface)(*[_abi_arg(a) for a in args])
 
     def simulate(
@@ -198,6 +202,12 @@ class Web3Ledger:
 
     def balance(self, address: str) -> int:
         return self.w3.eth.get_balance(Web3.to_checksum_address(address))
+
+    def market_balance(self) -> int:
+        return self.market.balance()
+
+    def get_session(self, sid: int) -> dict:
+        return self.market.get_session(sid)
 
     def client_version(self) -> str:
         return self.w3.client_version

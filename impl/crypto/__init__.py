@@ -1,5 +1,5 @@
-"""Client-side cryptography: per-session K_data, AES-GCM shard encryption, ECIES sealing of K_data,
-and the encryption of what a party keeps at rest.
+"""Client-side cryptography: per-session master keys, AES-GCM shards under per-shard keys,
+ECIES seals bound to a context, review keys, and the encryption of what a party keeps at rest.
 
 May import the standard library, `cryptography`, `eciespy` and `coincurve` (never web3 or jax).
 """
@@ -12,32 +12,36 @@ from hyperx.impl.crypto.at_rest import (
 )
 from hyperx.impl.crypto.sealing import (
     eth_address_from_public_key,
-    open_k_data,
+    features_context,
+    new_review_key,
+    open_sealed,
     public_key_from_private_key,
-    seal_k_data,
+    seal_to,
 )
 from hyperx.impl.crypto.shards import (
-    K_DATA_BYTES,
+    KEY_BYTES,
     CryptoError,
     decrypt_shard,
     encrypt_shard,
-    new_k_data,
+    new_master_key,
     session_binding,
 )
 
 __all__ = [
-    "K_DATA_BYTES",
+    "KEY_BYTES",
     "CryptoError",
     "decrypt_shard",
     "derive_at_rest_key",
     "encrypt_shard",
     "eth_address_from_public_key",
-    "new_k_data",
+    "features_context",
+    "new_master_key",
+    "new_review_key",
     "new_salt",
     "open_at_rest",
-    "open_k_data",
+    "open_sealed",
     "public_key_from_private_key",
     "seal_at_rest",
-    "seal_k_data",
+    "seal_to",
     "session_binding",
 ]

@@ -1,4 +1,4 @@
-"""Secrets at rest: what a party keeps on disk (K_data, shard keys, bought data) is encrypted.
+"""Secrets at rest: what a party keeps on disk (master keys, review keys, bought data) is encrypted.
 
 The key is derived from the party's own signing key (the secp256k1 private key it
 sends transactions with, from HYPERX_PRIVATE_KEY or its keystore) with HKDF-SHA256,

@@ -1,17 +1,22 @@
-"""Sealing K_data to the collector: ECIES over secp256k1, and key helpers.
+"""Sealing a payload to one party: ECIES over secp256k1, bound to a context; and key helpers.
 
-The paper reveals K_data in the clear at SetCandidate, which hands the dataset to
-anyone watching the chain. Here the provider seals K_data to the collector's
-secp256k1 public key with ECIES (`eciespy`: ephemeral ECDH, HKDF-SHA256,
-AES-256-GCM) and only the collector's Ethereum private key opens it. The ECIES
-parameters are pinned in `ECIES_PARAMETERS`, so a change of the library's
-defaults cannot make old sealed keys unreadable.
+A provider's features are for the collector alone (paper, "may encrypt it with the
+collector's public key"): the provider seals them to the collector's secp256k1
+public key (the key it signs with, published in its offer) with ECIES (`eciespy`:
+ephemeral ECDH, HKDF-SHA256, AES-256-GCM), and only the collector's private key
+opens them. The ECIES parameters are pinned in `ECIES_PARAMETERS`, so a change of
+the library's defaults cannot make old seals unreadable.
 
-The sealed plaintext is `context_tag || K_data`, where context_tag is the first 16
-bytes of sha256(SEAL_DOMAIN || context) and `context` names what the key is for (the
-session binding and the provider). Opening with another context fails, so a sealed
-key cannot be replayed into another session. The sealed key is 65 (ephemeral key)
-+ 16 (nonce) + 16 (tag) + 16 + 32 = 145 bytes, under the spec's MAX_SEALED_KEY_BYTES.
+The sealed plaintext is `context_tag || payload`, where context_tag is the first 16
+bytes of sha256(SEAL_DOMAIN || context) and `context` names what the payload is and
+whom it binds (`features_context`: this session and this provider). Opening under
+another context fails, so a provider that copies another's sealed features, or
+replays its own from another session, has features that do not open: it cannot
+reseal what it cannot read. A seal is 65 (ephemeral key) + 16 (nonce) + 16 (tag) +
+16 (context tag) bytes longer than its payload.
+
+The keys a contract must be able to check (shard keys, the master key) are sealed
+differently, with a pad the EVM can recompute (`hyperx.spec.sealing.seal_keys`).
 """
 
 import hashlib
@@ -21,7 +26,7 @@ import ecies
 from ecies.config import Config
 from ecies.utils import to_eth_address
 
-from hyperx.impl.crypto.shards import K_DATA_BYTES, CryptoError
+from hyperx.impl.crypto.shards import CryptoError
 
 ECIES_PARAMETERS = Config(
     elliptic_curve="secp256k1",
@@ -30,9 +35,10 @@ ECIES_PARAMETERS = Config(
     symmetric_algorithm="aes-256-gcm",
     symmetric_nonce_length=16,
 )
-SEAL_DOMAIN = b"hyperx/k_data/v1"
+SEAL_DOMAIN = b"hyperx/seal/v1"
+FEATURES_DOMAIN = b"hyperx/features/v1"
 CONTEXT_TAG_BYTES = 16
-SEALED_K_DATA_BYTES = 65 + 16 + 16 + CONTEXT_TAG_BYTES + K_DATA_BYTES
+SEAL_OVERHEAD_BYTES = 65 + 16 + 16 + CONTEXT_TAG_BYTES
 UNCOMPRESSED_PREFIX = 0x04
 
 
@@ -46,36 +52,48 @@ def eth_address_from_public_key(public_key: str | bytes) -> str:
     return to_eth_address(_public_key(public_key).format(compressed=False)[1:])
 
 
-def seal_k_data(collector_public_key: str | bytes, k_data: bytes, context: bytes = b"") -> bytes:
-    """Return K_data encrypted to the collector's public key (ECIES, secp256k1), bound to `context`."""
-    k_data = bytes(k_data)
-    if len(k_data) != K_DATA_BYTES:
-        raise CryptoError(f"K_data must be {K_DATA_BYTES} bytes, got {len(k_data)}")
-    public_key = _public_key(collector_public_key).format(compressed=False)
-    return ecies.encrypt(public_key, _context_tag(context) + k_data, config=ECIES_PARAMETERS)
+def new_review_key() -> tuple[int, bytes]:
+    """A fresh review key from the OS's CSPRNG: its secret scalar in [1, N) and its
+    64-byte public key x || y (as `set_candidate` names it)."""
+    private = coincurve.PrivateKey()
+    return int.from_bytes(private.secret, "big"), private.public_key.format(compressed=False)[1:]
 
 
-def open_k_data(collector_private_key: str | bytes, sealed: bytes, context: bytes = b"") -> bytes:
-    """Return the K_data in `sealed`; CryptoError on a wrong key, tampering, or another context."""
-    secret = _private_key(collector_private_key).secret
+def features_context(binding: bytes, provider: str) -> bytes:
+    """What a provider's sealed features are bound to: this session (`session_binding`)
+    and this provider's address."""
+    return FEATURES_DOMAIN + bytes(binding) + bytes.fromhex(provider.removeprefix("0x"))
+
+
+def seal_to(public_key: str | bytes, payload: bytes, context: bytes) -> bytes:
+    """Return `payload` encrypted to `public_key` (ECIES, secp256k1), bound to `context`."""
+    public_key = _public_key(public_key).format(compressed=False)
+    return ecies.encrypt(
+        public_key, _context_tag(context) + bytes(payload), config=ECIES_PARAMETERS
+    )
+
+
+def open_sealed(private_key: str | bytes, sealed: bytes, context: bytes) -> bytes:
+    """Return the payload of `sealed`; CryptoError on a wrong key, tampering, or another context."""
+    secret = _private_key(private_key).secret
     sealed = bytes(sealed)
     # libsecp256k1 also parses the "hybrid" prefixes 0x06/0x07 as the same point as
     # 0x04, and eciespy re-serialises the point before HKDF, so without this check a
-    # sealed key with its first byte changed would still open.
-    if len(sealed) != SEALED_K_DATA_BYTES or sealed[0] != UNCOMPRESSED_PREFIX:
+    # seal with its first byte changed would still open.
+    if len(sealed) < SEAL_OVERHEAD_BYTES or sealed[0] != UNCOMPRESSED_PREFIX:
         raise CryptoError(
-            f"sealed K_data could not be opened: malformed (expected {SEALED_K_DATA_BYTES} bytes"
-            " starting with an uncompressed ephemeral key)"
+            f"the sealed payload could not be opened: malformed (at least {SEAL_OVERHEAD_BYTES}"
+            " bytes starting with an uncompressed ephemeral key)"
         )
     try:
         plaintext = ecies.decrypt(secret, sealed, config=ECIES_PARAMETERS)
     except ValueError:
         raise CryptoError(
-            "sealed K_data could not be opened: not sealed to this private key, or tampered"
+            "the sealed payload could not be opened: not sealed to this private key, or tampered"
         ) from None
     if plaintext[:CONTEXT_TAG_BYTES] != _context_tag(context):
         raise CryptoError(
-            "sealed K_data was sealed for another session or provider (context differs)"
+            "the sealed payload was sealed for another session or provider (context differs)"
         )
     return plaintext[CONTEXT_TAG_BYTES:]
 

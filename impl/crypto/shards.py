@@ -1,11 +1,14 @@
-"""K_data and the AES-GCM encryption of a provider's data shards.
+"""A provider's master key and the AES-GCM encryption of its data shards.
 
-A provider draws a fresh 256-bit K_data for every session and encrypts each shard
-with AES-256-GCM under it. Nonces: a random 96-bit nonce is drawn for every
-encryption and stored in front of the ciphertext (`nonce || ciphertext || tag`).
-One K_data encrypts one session's shards (thousands of messages at most), far below
-the 2^32 random-nonce messages NIST SP 800-38D allows per key, and a shard that is
-encrypted again (say after a restart) gets a new nonce rather than a reused one.
+A provider draws a fresh 256-bit master key K for every session; shard i is
+encrypted with AES-256-GCM under its own key k_i = keccak256(K || uint256 i)
+(`hyperx.spec.sealing.compute_shard_key`, the derivation the contract checks in a
+dispute), so opening a sample reveals only the sampled shards' keys and the master
+key, delivered at ClaimReward, gives every k_i. Nonces: a random 96-bit nonce is
+drawn for every encryption and stored in front of the ciphertext
+(`nonce || ciphertext || tag`). A shard key encrypts one shard, far below the 2^32
+random-nonce messages NIST SP 800-38D allows per key, and a shard that is encrypted
+again (say after a restart) gets a new nonce rather than a reused one.
 
 Associated data binds each ciphertext to its place: the session (see
 `session_binding`) and the shard index. A ciphertext moved to another index or
@@ -20,19 +23,19 @@ import struct
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-K_DATA_BYTES = 32
+KEY_BYTES = 32
 NONCE_BYTES = 12
 TAG_BYTES = 16
 SHARD_DOMAIN = b"hyperx/shard/v1"
 
 
 class CryptoError(ValueError):
-    """A key, ciphertext or sealed K_data was rejected; the message is one line saying which."""
+    """A key, ciphertext or sealed payload was rejected; the message is one line saying which."""
 
 
-def new_k_data() -> bytes:
-    """Return a fresh 32-byte K_data (AES-256 key) from the OS's CSPRNG."""
-    return secrets.token_bytes(K_DATA_BYTES)
+def new_master_key() -> bytes:
+    """Return a fresh 32-byte master key K from the OS's CSPRNG."""
+    return secrets.token_bytes(KEY_BYTES)
 
 
 def session_binding(chain_id: int, contract_address: str | bytes, session_id: int) -> bytes:
@@ -43,15 +46,15 @@ def session_binding(chain_id: int, contract_address: str | bytes, session_id: in
     return chain_id.to_bytes(32, "big") + address + session_id.to_bytes(32, "big")
 
 
-def encrypt_shard(k_data: bytes, session: bytes, index: int, plaintext: bytes) -> bytes:
-    """Return `nonce || AES-GCM(plaintext) || tag` bound to (session, shard index)."""
+def encrypt_shard(shard_key: bytes, session: bytes, index: int, plaintext: bytes) -> bytes:
+    """Return `nonce || AES-GCM(plaintext) || tag` under k_i, bound to (session, shard index)."""
     nonce = secrets.token_bytes(NONCE_BYTES)
-    return nonce + _cipher(k_data).encrypt(
+    return nonce + _cipher(shard_key).encrypt(
         nonce, bytes(plaintext), _associated_data(session, index)
     )
 
 
-def decrypt_shard(k_data: bytes, session: bytes, index: int, ciphertext: bytes) -> bytes:
+def decrypt_shard(shard_key: bytes, session: bytes, index: int, ciphertext: bytes) -> bytes:
     """Return the plaintext of shard `index`; CryptoError if the key, place or bytes are wrong."""
     ciphertext = bytes(ciphertext)
     if len(ciphertext) < NONCE_BYTES + TAG_BYTES:
@@ -61,19 +64,19 @@ def decrypt_shard(k_data: bytes, session: bytes, index: int, ciphertext: bytes) 
         )
     nonce, body = ciphertext[:NONCE_BYTES], ciphertext[NONCE_BYTES:]
     try:
-        return _cipher(k_data).decrypt(nonce, body, _associated_data(session, index))
+        return _cipher(shard_key).decrypt(nonce, body, _associated_data(session, index))
     except InvalidTag:
         raise CryptoError(
             f"shard {index} failed AES-GCM authentication:"
-            " wrong K_data, wrong session or shard index, or tampered ciphertext"
+            " wrong shard key, wrong session or shard index, or tampered ciphertext"
         ) from None
 
 
-def _cipher(k_data: bytes) -> AESGCM:
-    k_data = bytes(k_data)
-    if len(k_data) != K_DATA_BYTES:
-        raise CryptoError(f"K_data must be {K_DATA_BYTES} bytes, got {len(k_data)}")
-    return AESGCM(k_data)
+def _cipher(shard_key: bytes) -> AESGCM:
+    shard_key = bytes(shard_key)
+    if len(shard_key) != KEY_BYTES:
+        raise CryptoError(f"a shard key must be {KEY_BYTES} bytes, got {len(shard_key)}")
+    return AESGCM(shard_key)
 
 
 def _associated_data(session: bytes, index: int) -> bytes:

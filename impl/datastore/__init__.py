@@ -14,7 +14,7 @@ from hyperx.impl.datastore.cid import (
     normalize_cid,
 )
 from hyperx.impl.datastore.ipfs import IpfsStore
-from hyperx.impl.datastore.store import BLOCK_SIZE, Datastore, EmbeddedStore
+from hyperx.impl.datastore.store import BLOCK_SIZE, Datastore, EmbeddedStore, compute_root_cid
 
 __all__ = [
     "BLOCK_SIZE",
@@ -28,5 +28,6 @@ __all__ = [
     "bytes32_to_cid",
     "cid_to_bytes32",
     "compute_cid",
+    "compute_root_cid",
     "normalize_cid",
 ]
