@@ -299,8 +299,8 @@ class Schedule:
             if roll >= 14:  # a collector that errs: promotes junk, or disputes a good review
                 return "dispute_review" if not caught else "set_optimal"
             return "dispute_review" if caught else "set_optimal"
-        if st_trade == REVIEWED:
-            return "claim_reward" if roll < 15 else "dispute_claim"
+        if st_trade == REVIEWED:  # or the collector disputes the review it promoted
+            return "claim_reward" if roll < 13 else "dispute_review" if roll < 15 else "dispute_claim"
         return "dispute_claim" if roll < 15 else self.pick(["claim_reward", "claim_refund"])
 
     # Arguments: (sender, value, spec_args, model_args)
@@ -492,8 +492,8 @@ class Schedule:
         bad = self.perturb("wrong_secret", "tampered", "position")
         if bad == "wrong_secret":
             secret = get_secret("foreign")
-        elif bad == "tampered":
-            sealed[0] = _label("tampered")
+        elif bad == "tampered":  # at the disputed position: only the digest rejects it
+            sealed[position] = _label("tampered")
         elif bad == "position":
             position = self.pick([len(sealed), -1])
         in_range = 0 <= position < len(sealed)

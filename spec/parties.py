@@ -490,7 +490,6 @@ class Collector(Party):
         self.scores: dict[int, dict[Address, int]] = {}
         self.features: dict[int, dict[Address, bytes]] = {}  # opened features
         self.acquired: dict[tuple[int, Address], Acquired] = {}
-        self.review_passed: dict[int, bool] = {}
         self._creations = 0
 
     def review_secret(self, sid: int) -> int:
@@ -608,7 +607,9 @@ class Collector(Party):
         sample, recompute the features; promote only on an exact match."""
         sid, pid = view.sid, args["pid"]
         secret = self.review_secret(sid)
-        acquired = self.acquired[(sid, pid)]
+        # Only a candidate whose every shard it holds is named; a shard it does not
+        # hold does not decrypt, whatever the key
+        acquired = self.acquired.setdefault((sid, pid), Acquired())
         plaintexts = []
         for position, index in enumerate(args["indices"]):
             key = open_sealed_key(
@@ -627,18 +628,14 @@ class Collector(Party):
                     purpose=("dispute_review", sid),
                     useful_until=view.deadline,
                 )
-                self.review_passed[sid] = False
                 return
-            plain = decrypt_shard(key, index, acquired.ciphertexts[index])
+            plain = decrypt_shard(key, index, acquired.ciphertexts.get(index, b""))
             if plain is None:
-                self.review_passed[sid] = False
                 return
             acquired.plaintexts[index] = plain
             plaintexts.append(plain)
         blob = datastore.get(view.config["adr_theta"])
-        passed = self.extractor(blob, plaintexts) == self.features.get(sid, {}).get(pid)
-        self.review_passed[sid] = passed
-        if passed:
+        if self.extractor(blob, plaintexts) == self.features.get(sid, {}).get(pid):
             self.send(
                 chain,
                 "set_optimal",
@@ -657,7 +654,7 @@ class Collector(Party):
         master = open_sealed_key(
             secret, args["ephemeral"], args["sealed_master"], sid, MASTER_KEY_SLOT
         )
-        acquired = self.acquired[(sid, pid)]
+        acquired = self.acquired.setdefault((sid, pid), Acquired())
         for index, (cid, key_hash) in enumerate(manifest):
             key = None if master is None else compute_shard_key(master, index)
             if key is None or compute_key_hash(key) != key_hash:
@@ -678,7 +675,7 @@ class Collector(Party):
                 )
                 acquired.verified = False
                 return
-            plain = decrypt_shard(key, index, acquired.ciphertexts[index])
+            plain = decrypt_shard(key, index, acquired.ciphertexts.get(index, b""))
             if plain is None:
                 acquired.verified = False  # well-formed keys, junk shard: not provable
             else:

@@ -18,7 +18,7 @@ from hyperx.proofs import invariants, model, run_proofs  # noqa: E402
 from hyperx.proofs.conformance import check_conformance  # noqa: E402
 
 THOROUGH = os.environ.get("HYPERX_PROFILE") == "thorough"
-EXAMPLES = 1_000 if THOROUGH else 40
+EXAMPLES = 1_000 if THOROUGH else 60
 
 REQUIRED = {
     "invariant_not_vacuous",

@@ -431,19 +431,30 @@ def measure(world: World, strategy: Strategy, engine: str, initial: dict[str, in
         payoffs[name] -= UNIT * len(
             {i for sid, n, i in reads_by_anyone if n == name and i in shards}
         )
-    payoffs["C"] += UNIT * len(
-        {(n, i) for sid, n, i in reads_by_collector if n in real and i in real[n]}
-    )
+    # An honest collector gets the shards it kept; a deviating one whatever it could read
+    got = reads_by_collector if strategy.deviator == "C" else world.collector_holdings()
+    payoffs["C"] += UNIT * len({(n, i) for sid, n, i in got if n in real and i in real[n]})
     outcomes = {sid: classify(v, world.name_of) for sid, v in world.views().items()}
     paid = getattr(world.chain, "gas_paid", {})  # an EVM engine's: wei of gas per address
     gas = {name: paid.get(world.address[name], 0) for name in ROLES} if paid else {}
     return Outcome(strategy, engine, payoffs, money, tuple(sorted(outcomes.items())), gas)
 
 
+# Honest play: the session closes with the best provider (P0, quality 9) as the
+# optimal one, paid; money and data change hands at the session's price, so every
+# payoff is 0.
+HONEST_OUTCOME = ((0, ("closed", "P0", "P0")),)
+
+
 def judge(outcome: Outcome, baseline: dict[str, int]) -> None:
     """Fill `outcome.problems`: a deviator better off than honest, an honest party
-    worse off, or a residual beyond its bound."""
+    worse off, or a residual beyond its bound; and honest play that is not the fair
+    exchange (another ending, or a payoff other than 0)."""
     deviator = outcome.strategy.deviator
+    if not deviator and outcome.outcome != HONEST_OUTCOME:
+        outcome.problems.append(f"honest play ends {outcome.outcome}, not {HONEST_OUTCOME}")
+    if not deviator and any(outcome.payoffs.values()):
+        outcome.problems.append(f"honest play is not at the session's price: {outcome.payoffs}")
     residual = RESIDUALS.get(outcome.strategy.name)
     outcome.residual = residual
     for party, payoff in outcome.payoffs.items():
@@ -502,10 +513,10 @@ class EngineError(RuntimeError):
     """An engine cannot run here (a missing extra, an unreachable node): one line."""
 
 
-def spec_world(contract_module=None) -> World:
+def spec_world(contract_module=None, parties_module=None) -> World:
     """The real world alone on the spec's F_BC (the ideal world is the refinement's
-    business; here a contract may be broken on purpose)."""
-    return World(contract_module, with_ideal=False)
+    business; here a contract, or the parties, may be broken on purpose)."""
+    return World(contract_module, parties_module=parties_module, with_ideal=False)
 
 
 def get_engines(rpc: str | None = None) -> dict[str, Callable[[], World]]:

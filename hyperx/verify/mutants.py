@@ -72,6 +72,42 @@ EQUIVALENT = {
         "imply review_submitted, which the next guard rejects (Z3 proof "
         "redundant_guard_submit_review_is_reviewing)"
     ),
+    "guard-dispute_review-review-not-submitted": (
+        "up to the reason: before SubmitReview the delivery digest is zero, and no "
+        "delivery hashes to zero, so 'not the submitted review' rejects the same calls"
+    ),
+    "guard-dispute_claim-session-is-not-closed": (
+        "up to the reason: before ClaimReward the delivery digest is zero or the "
+        "review's, whose ABI encoding (three dynamic fields, 256 bytes and more) is "
+        "never a claim's (160 bytes), so 'not the delivered key' rejects the same calls"
+    ),
+    "merkle-bound-get_merkle_depth-op0": (
+        "(n - 1).bit_length() is 0 at n = 1 too; n = 0 never reaches it (cf_shards >= 1, "
+        "and a dataset has cf_shards leaves)"
+    ),
+    "merkle-guard-compute_merkle_root-a-commitment-needs-at-least-one-shard": (
+        "up to the exception: without the guard an empty list fails on indexing; no "
+        "caller commits to zero shards (cf_shards >= 1)"
+    ),
+    "parties-exit-decode_manifest": (
+        "a manifest whose length is not a multiple of 64 then decodes to a ragged last "
+        "entry, and fetch_dataset refuses it all the same: its leaves do not give the "
+        "registered root"
+    ),
+    "parties-update-apply-features": (
+        "SessionView.features is read only by the adversary's moves (spec/schedule.py) "
+        "and the economic strategies, never by an honest party: skipping it weakens "
+        "the adversary, not the protocol"
+    ),
+    "parties-exit-answer_review-2": (
+        "without this return the review goes on without the shard that did not "
+        "decrypt, and features recomputed from a sample missing a shard are not the "
+        "submitted ones: the collector does not promote the candidate either way"
+    ),
+    "parties-update-apply-refund_claimed": (
+        "SessionView.refund_claimed is read only by the adversary's pulls "
+        "(spec/schedule.py), never by an honest party"
+    ),
 }
 
 

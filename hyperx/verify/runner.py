@@ -5,16 +5,18 @@ mutation run, collected into one `VerifyReport` whose `to_json()` is the CLI's
 Profiles: `quick` (what `make test` runs) checks 1,000 schedules; `thorough` 100
 times more. With `replay`, only the saved trace runs: no proofs, no fresh schedules.
 
-With `mutants`, every mutant of Prot_SC (`hyperx.verify.mutants`) goes through the
-part of the proofs that reads the spec module, the differential check of the Z3
-encoding against it (`hyperx.proofs.conformance`), and then a short refinement run;
-the first failure kills it. The inductive Z3 proofs themselves are about the
+With `mutants`, every mutant of the spec (`hyperx.verify.mutants`) goes through a
+short refinement run, then the economic adversary (`hyperx.verify.economics`, every
+named strategy on the spec's F_BC), then, for a mutant of Prot_SC, the part of the
+proofs that reads the spec module, the differential check of the Z3 encoding
+against it (`hyperx.proofs.conformance`); the first failure kills it. The inductive Z3 proofs themselves are about the
 encoding, which a mutant of the spec does not change: they ran once in the same
 call, and would give the same answer for every mutant. Mutants run in parallel, one
 process per core, with fixed seeds, so the score is reproducible; Hypothesis does
 not shrink their failures (only the kill matters).
 """
 
+import functools
 import json
 import os
 import random
@@ -29,6 +31,7 @@ from pathlib import Path
 from hypothesis import Phase, settings
 
 from hyperx.proofs import ProofResult, conformance, run_proofs
+from hyperx.verify.economics import run_economics, spec_world
 from hyperx.verify.mutants import (
     EQUIVALENT,
     Mutant,
@@ -309,8 +312,9 @@ def _run_checks(
 
 
 def _first_failure(bundle: SpecBundle, profile: VerifyProfile) -> str | None:
-    """The refinement first (most mutants fall in a few schedules), then the slower
-    differential check of the Z3 encoding, only if Prot_SC is not the spec's own."""
+    """The refinement first (most mutants fall in a few schedules); then the economic
+    adversary (every named strategy, on the spec's F_BC: under a second); then the
+    slower differential check of the Z3 encoding, only if Prot_SC is not the spec's own."""
     refinement = run_refinement(
         bundle.contract,
         parties_module=bundle.parties,
@@ -320,6 +324,9 @@ def _first_failure(bundle: SpecBundle, profile: VerifyProfile) -> str | None:
     )
     if refinement.failures:
         return "refinement"
+    world = functools.partial(spec_world, bundle.contract, bundle.parties)
+    if not run_economics({"spec": world}).ok:
+        return "economics"
     if bundle.contract is get_spec_bundle().contract and bundle is not _CONTROL_BUNDLE:
         return None
     agrees, _, _ = conformance.check_conformance(bundle.contract, examples=profile.mutant_examples)
