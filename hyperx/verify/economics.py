@@ -31,6 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hyperx.spec.config import BPS, MIN_PERIOD_S
+from hyperx.spec.merkle import keccak256
+from hyperx.spec.parties import encode_manifest
 from hyperx.spec.schedule import CREATION_BREAKAGES, OUTSIDER, World, classify, make_dataset
 
 REWARD = 1_000_000
@@ -257,6 +259,51 @@ def best_withholds(world: World) -> None:
         call(world, "P0", "submit_review")
 
 
+def _best_with_manifest(bend: Callable[[World, object], bytes]):
+    """P0 commits its real dataset but registers the manifest address `bend` gives
+    (one nobody stored, or one listing other leaves than its root commits to), then
+    plays on: the collector must pass it over before naming a candidate."""
+
+    def strategy(world: World) -> None:
+        corrupt(world, "P0")
+        start(world)
+        join(world, skip=("P0",))
+        p0 = world.providers[0]
+        p0.joins[0] = p0.joins.get(0) or _dataset(world, "P0")
+        holding = world.parties_module.prepare_holding(
+            world.datastore, p0.joins[0], p0._derive(b"master", 0)
+        )
+        holding.adr_manifest = bend(world, holding)
+        p0.holdings[0] = holding
+        call(world, "P0", "registration")
+        step_until(world, _has("samples", "P0"))
+        call(world, "P0", "submit_features")
+        step_until(world, _phase("reviewing"))
+        if view(world).candidate == world.address["P0"]:
+            call(world, "P0", "submit_review")
+
+    return strategy
+
+
+def _unstored_manifest(world: World, holding) -> bytes:
+    return keccak256(b"a manifest nobody stored")
+
+
+def _short_manifest(world: World, holding) -> bytes:
+    return world.datastore.store(encode_manifest(holding.cids[:-1], holding.key_hashes[:-1]))
+
+
+def _ragged_manifest(world: World, holding) -> bytes:
+    """Every shard listed, and one stray byte: no whole number of entries."""
+    blob = encode_manifest(holding.cids, holding.key_hashes) + b"\x00"
+    return world.datastore.store(blob)
+
+
+def _foreign_manifest(world: World, holding) -> bytes:
+    """Every shard listed, in another order: the leaves do not give the root."""
+    return world.datastore.store(encode_manifest(holding.cids[::-1], holding.key_hashes[::-1]))
+
+
 def worst_copies_features(world: World) -> None:
     """Issue 9, attack 4: P2 submits a copy of P0's sealed features."""
     corrupt(world, "P2", "SampleData")
@@ -367,6 +414,30 @@ STRATEGIES = (
         "stores only its sampled shards",
         best_withholds,
         attack="3: paid for data that is not there",
+    ),
+    Strategy(
+        "best_hides_manifest",
+        "P0",
+        "registers a manifest address nothing is stored under",
+        _best_with_manifest(_unstored_manifest),
+    ),
+    Strategy(
+        "best_short_manifest",
+        "P0",
+        "its manifest lists one shard fewer than it registered",
+        _best_with_manifest(_short_manifest),
+    ),
+    Strategy(
+        "best_ragged_manifest",
+        "P0",
+        "its manifest is not a whole number of entries",
+        _best_with_manifest(_ragged_manifest),
+    ),
+    Strategy(
+        "best_foreign_manifest",
+        "P0",
+        "its manifest lists leaves its root does not commit to",
+        _best_with_manifest(_foreign_manifest),
     ),
     Strategy(
         "worst_copies_features",

@@ -325,7 +325,11 @@ def _first_failure(bundle: SpecBundle, profile: VerifyProfile) -> str | None:
     if refinement.failures:
         return "refinement"
     world = functools.partial(spec_world, bundle.contract, bundle.parties)
-    if not run_economics({"spec": world}).ok:
+    try:
+        played = run_economics({"spec": world}).ok
+    except Exception:  # noqa: BLE001 - a session that cannot be played fails, as a schedule does
+        played = False
+    if not played:
         return "economics"
     if bundle.contract is get_spec_bundle().contract and bundle is not _CONTROL_BUNDLE:
         return None
