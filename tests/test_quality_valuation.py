@@ -100,10 +100,11 @@ def test_data_oob_values_shuffled_labels_lower():
     assert clean > 0.95 and np.nanmean(data_oob(x, shuffled, 3, bags=32, seed=0)) < clean - 0.2
 
 
-def test_exact_duplicates_flags_copies_not_neighbours():
+@pytest.mark.parametrize("side", [3, 12])  # 9 features compared directly, 144 through a sketch
+def test_exact_duplicates_flags_copies_not_neighbours(side):
     rng = np.random.default_rng(1)
-    references = rng.normal(size=(50, 3, 3)).astype(np.float32)
-    candidates = rng.normal(size=(20, 3, 3)).astype(np.float32)
+    references = rng.normal(size=(50, side, side)).astype(np.float32)
+    candidates = rng.normal(size=(20, side, side)).astype(np.float32)
     candidates[[2, 7]] = references[[10, 41]] * (1 + 1e-7)  # decoding rounds a few ulps
     candidates[5] = references[3] + 0.01  # close, not equal
     flagged = exact_duplicates(candidates, references, 1e-4)

@@ -183,11 +183,6 @@ def progress_bar(enabled: bool) -> Progress:
     return Progress(*columns, console=err, transient=True, disable=not enabled)
 
 
-def labels_for_task(labelled: data.Labelled, class_names: tuple[str, ...], where: str):
-    """A user's images and labels as task indices, by the class names in a checkpoint."""
-    return labelled.x, data.task_labels(labelled, class_names, where)
-
-
 # ---------------------------------------------------------------- pipeline commands
 
 
@@ -384,8 +379,7 @@ def extract(
 ):
     """Provider side: features of the sampled entries through the obfuscated extractor."""
     extractor_bytes = checkpoints.read_bytes(extractor_path, "extractor")
-    extractor = pipeline.load_extractor(extractor_bytes)
-    x, y = labels_for_task(data.load_labelled(images), extractor.task_class_names, str(images))
+    x, y = pipeline.provider_labels(extractor_bytes, data.load_labelled(images), str(images))
     rows = parse_indices(indices, indices_file, sample_fraction, len(x), seed)
     blob = pipeline.extract_features(extractor_bytes, x, y, rows)
     checkpoints.write_bytes(out_path, blob)
@@ -417,8 +411,7 @@ def review(
     blob = checkpoints.read_bytes(features_path, "features")
     submitted = pipeline.load_features(blob)
     extractor_bytes = checkpoints.read_bytes(extractor_path, "extractor")
-    extractor = pipeline.load_extractor(extractor_bytes)
-    x, y = labels_for_task(data.load_labelled(images), extractor.task_class_names, str(images))
+    x, y = pipeline.provider_labels(extractor_bytes, data.load_labelled(images), str(images))
     if submitted.indices.max(initial=-1) >= len(x):
         raise QualityError(
             f"the features name entry {int(submitted.indices.max())} but the revealed dataset has {len(x)}"
@@ -479,8 +472,10 @@ def score(
     extractor = checkpoints.read_bytes(extractor_path, "extractor") if extractor_path else None
     m_init_bytes = checkpoints.read_bytes(m_init_path, "M_init")
     m_init = pipeline.load_m_init(m_init_bytes)
-    validation_set = labels_for_task(
-        data.load_labelled(validation), m_init.task_class_names, str(validation)
+    labelled = data.load_labelled(validation)
+    validation_set = (
+        labelled.x,
+        data.task_labels(labelled, m_init.task_class_names, str(validation)),
     )
     ranked, m_evals = pipeline.score_providers_and_models(
         checkpoints.read_bytes(secret_path, "secret"),

@@ -340,6 +340,15 @@ def extract_features(extractor_bytes: bytes, images, labels, indices=None) -> by
     )
 
 
+def provider_labels(extractor_bytes: bytes, labelled, where: str = "dataset"):
+    """A provider's own images and labels (`data.load_labelled`) as `extract_features`
+    takes them: labels mapped to task indices by the class names the extractor carries."""
+    from .data import task_labels
+
+    extractor = load_extractor(extractor_bytes)
+    return labelled.x, task_labels(labelled, extractor.task_class_names, where)
+
+
 def load_features(blob: bytes, name: str = "features") -> FeatureSet:
     content = checkpoints.load(blob, "features", name)
     for key in ("features", "labels", "indices", "extractor_sha256"):
