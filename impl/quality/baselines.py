@@ -3,10 +3,9 @@
 Train-Whole: the CNN trained from scratch on a provider's whole dataset (what a
 collector could do if it saw every dataset, a hypothetical reference).
 Scratch-Subset: the same CNN trained from scratch on the sampled subset only (the
-strawman of §3.1.1). Both use M_init's architecture (or the config's baseline shapes)
-with the task's output layer, the same budget, replicas and rule for the learning rate
-and the steps as HyperX's head (`train.Budget`), and the collector's tuning and scoring
-splits.
+strawman of §3.1.1). Both use M_init's architecture with the task's output layer,
+the same budget, replicas and rule for the learning rate and the steps as HyperX's
+head (`train.Budget`), and the collector's tuning and scoring splits.
 """
 
 import dataclasses
@@ -42,12 +41,7 @@ def train_from_scratch(
     providers: int | None = None,
 ) -> FitResult:
     """CNNs trained from scratch on each dataset, scored on both splits at every checkpoint."""
-    arch = dataclasses.replace(
-        arch,
-        num_classes=num_classes,
-        conv_channels=tuple(config.baseline_conv_channels or arch.conv_channels),
-        hidden_units=config.baseline_hidden_units or arch.hidden_units,
-    )
+    arch = dataclasses.replace(arch, num_classes=num_classes)
     graphdef, states = scratch_states(arch, config.replicas, seed)
     keys = jax.random.split(jax.random.key(seed + 7919), config.replicas)
     return fit(

@@ -54,11 +54,6 @@ class QualityConfig:
     batch: int = 32
     replicas: int = 2
 
-    # Train-Whole and Scratch-Subset train this CNN from scratch (None: M_init's shapes).
-    # The paper's baselines are small CNNs too, not M_init's architecture (Table 2).
-    baseline_conv_channels: tuple[int, int] | None = None
-    baseline_hidden_units: int | None = None
-
     # Training-free scores on the decoded features (`valuation`).
     knn_k: int = 5
     oob_bags: int = 64
