@@ -8,6 +8,7 @@ with 95% bootstrap intervals (`stats`). Nothing here is chosen by looking at the
 scoring split: learning rates, steps and the scorer come from the tuning split.
 """
 
+import os
 import resource
 import time
 from dataclasses import dataclass
@@ -65,10 +66,14 @@ class Clock:
         return usage.ru_utime + usage.ru_stime
 
     def report(self) -> dict:
+        """Seconds, CPU seconds and peak memory so far, and the machine's load average:
+        on a shared machine other processes stretch the wall time, not the CPU time."""
         return {
             "seconds": time.perf_counter() - self.wall,
             "cpu_seconds": self._cpu() - self.cpu,
             "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "load_average": [round(v, 2) for v in os.getloadavg()],
+            "cpu_cores": len(os.sched_getaffinity(0)),
         }
 
 
