@@ -23,16 +23,16 @@ def invoke_json(*args) -> dict:
 @pytest.fixture(scope="module")
 def idx(tmp_path_factory):
     folder = tmp_path_factory.mktemp("idx")
-    made = invoke_json("make-idx", "--out", folder, "--count", 2000, "--test-count", 400)
-    assert made == {"idx": str(folder), "images": 2000, "size": 28, "test": 400}
+    made = invoke_json("make-idx", "--out", folder, "--count", 1000, "--test-count", 200)
+    assert made == {"idx": str(folder), "images": 1000, "size": 28, "test": 200}
     return folder
 
 
 def test_make_idx_writes_balanced_glyphs_that_load_back(idx):
     loaded = data.load_labelled(idx)
-    assert loaded.x.shape == (2000, 28, 28) and loaded.x.dtype == np.float32
-    assert np.bincount(loaded.y).tolist() == [200] * 10
-    again = glyphs.glyph_dataset(2000, 28, 0)
+    assert loaded.x.shape == (1000, 28, 28) and loaded.x.dtype == np.float32
+    assert np.bincount(loaded.y).tolist() == [100] * 10
+    again = glyphs.glyph_dataset(1000, 28, 0)
     np.testing.assert_allclose(loaded.x, again.x, atol=0.5 / 255 + 1e-6)
 
 
@@ -94,6 +94,6 @@ def test_pipeline_commands_on_28x28_idx(idx, tmp_path):
     ],
 )
 def test_benchmarks_on_28x28_idx(idx, bench):
-    sizes = [] if bench[0] == "speed" else ["--pool-size", 200, "--validation-size", 100]
+    sizes = [] if bench[0] == "speed" else ["--pool-size", 100, "--validation-size", 60]
     report = invoke_json("bench", *bench, "--data-dir", idx, "--tiny", *sizes)
     assert report["seconds"] > 0 and report["peak_rss_mib"] > 0
