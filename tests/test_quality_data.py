@@ -241,10 +241,20 @@ def test_copies_of_validation_items_are_flagged_and_left_out(digits, tmp_path):
     assert "equal validation items; they are left out of its score" in result.stderr
 
 
+def truncated_npz(path):
+    x, y = data.load_digits_images()
+    data.save_npz(path, x[:200], y[:200])
+    whole = path.read_bytes()
+    path.write_bytes(whole[: len(whole) // 2])
+
+
 @pytest.mark.parametrize(
     ("make", "message"),
     [
         (lambda p: p.write_bytes(b"PK\x03\x04 not really a zip"), "not a readable .npz file"),
+        (lambda p: p.write_text("a text file named .npz\n"), "not an .npz archive (no zip header)"),
+        (lambda p: p.write_bytes(b""), "not an .npz archive (no zip header)"),
+        (truncated_npz, "not a readable .npz file"),
         (
             lambda p: np.savez(p, x=np.full((2, 8, 8), np.nan), y=np.array([5, 6])),
             "images must be finite numbers",

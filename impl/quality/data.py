@@ -169,6 +169,17 @@ def write_idx(directory: str | Path, x: np.ndarray, y: np.ndarray, test_count: i
 def load_npz(path: Path) -> Labelled:
     """An .npz with `x` (N, H, W) images and `y` (N,) integer or string labels."""
     try:
+        with open(path, "rb") as stream:
+            magic = stream.read(4)
+    except OSError as error:
+        raise QualityError(f"{path}: cannot be read ({error})") from None
+    # np.load falls back to unpickling whatever is neither a zip nor a .npy file, and its
+    # message then suggests allow_pickle=True: never advice to give about a user's file.
+    if magic[:2] != b"PK":
+        raise QualityError(
+            f"{path}: not an .npz archive (no zip header); write one with numpy.savez(path, x=images, y=labels)"
+        )
+    try:
         with np.load(path, allow_pickle=False) as archive:
             for key in ("x", "y"):
                 if key not in archive:
