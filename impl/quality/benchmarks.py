@@ -287,15 +287,36 @@ def bench_selection(
     task_name: str = "digits",
 ) -> dict:
     clock = Clock()
+    runs = selection_runs(labelled, config, range(seeds), families, progress, sizes)
+    return {**selection_report(runs, config, task_name), **clock.report()}
+
+
+def selection_runs(
+    labelled: Labelled,
+    config: QualityConfig,
+    seeds=range(10),
+    families=tuple(corruptions.FAMILIES),
+    progress: Progress | None = None,
+    sizes=(None, None),
+) -> dict[str, list[dict]]:
+    """Per family, one `evaluate_family` record per seed. Seeds are independent, so runs of
+    disjoint seed ranges (in separate processes) concatenate into one report."""
     progress = progress or Progress()
-    progress.start("selection", seeds * (1 + len(families)))
+    progress.start("selection", len(seeds) * (1 + len(families)))
     runs = {family: [] for family in families}
-    for seed in range(seeds):
+    for seed in seeds:
         collector = make_collector(labelled, config, seed, sizes)
         progress.advance()
         for family in families:
             runs[family].append(evaluate_family(collector, family, config))
             progress.advance()
+    return runs
+
+
+def selection_report(runs: dict[str, list[dict]], config: QualityConfig, task_name: str) -> dict:
+    """`bench selection`'s figures from the runs of every seed."""
+    families = tuple(runs)
+    seeds = len(next(iter(runs.values())))
     hyperx = method_name(config.scorer)
     report = {}
     for family, family_runs in runs.items():
@@ -334,7 +355,6 @@ def bench_selection(
         "sample_fraction": config.sample_fraction,
         "families": report,
         "seeds": seeds,
-        **clock.report(),
     }
 
 
