@@ -131,20 +131,33 @@ def test_review_fails_on_another_dataset(workdir):
 
 def test_bench_selection_json_shape(tmp_path):
     report = invoke_json(
-        "bench", "selection", "--tiny", "--seeds", 1, "--families", "mislabel", "--plot", tmp_path
+        "bench", "selection", "--tiny", "--seeds", 2, "--families", "mislabel", "--plot", tmp_path
     )
     entry = report["families"]["mislabel"]
     assert entry["groups"] == 462
     for method in ("hyperx", "train_whole", "scratch_subset"):
-        assert 0 <= entry[method] <= 1 and len(entry[f"{method}_dataset_accuracy"]) == 11
-    assert report["seconds"] > 0 and (tmp_path / "selection_mislabel.png").stat().st_size > 0
+        selection = entry["methods"][method]["selection"]
+        low, high = selection["ci95"]
+        assert 0 <= low <= selection["mean"] <= high <= 1 and len(selection["per_seed"]) == 2
+        assert -1 <= entry["methods"][method]["kendall_tau"]["mean"] <= 1
+        assert len(entry["methods"][method]["dataset_score"]["mean"]) == 11
+        chosen = entry["methods"][method]["chosen"]
+        assert sum(chosen["learning_rate_counts"].values()) == 2 * 11
+    for baseline in ("train_whole", "scratch_subset"):
+        paired = entry["paired"][baseline]
+        assert paired["win"] + paired["tie"] + paired["loss"] == 2 * 462
+    assert report["budget"]["learning_rates"] and report["scorer_on_tuning_split"]
+    assert report["seconds"] > 0 and report["cpu_seconds"] > 0
+    assert (tmp_path / "selection_digits_mislabel.png").stat().st_size > 0
 
 
 def test_bench_speed_json_shape():
-    report = invoke_json("bench", "speed", "--tiny", "--providers", "2")
-    assert (
-        set(report["seconds"]) == set(report["baseline_seconds"]) == set(report["speedup"]) == {"2"}
-    )
+    report = invoke_json("bench", "speed", "--tiny", "--providers", "1,2", "--repeats", 1)
+    for way in ("one_program", "scan_per_provider", "per_batch"):
+        assert set(report[way]) == {"1", "2"}
+        assert all(run["compilations_while_timing"] == 0 for run in report[way].values())
+    assert set(report["ratios"]["2"]) >= {"against_scan_per_provider", "against_per_batch"}
+    assert report["ratios"]["1"]["relative_to_one_provider"] == 1.0
     assert report["device"] == "cpu"
 
 
@@ -155,7 +168,7 @@ def test_bench_speed_json_shape():
             ["publish", "--m-init", "absent.ckpt", "--extractor-out", "e", "--secret-out", "s"],
             "error: M_init file absent.ckpt does not exist",
         ),
-        (["bench", "selection", "--dataset", "mnist"], "error: --dataset mnist needs --data-dir"),
+        (["bench", "selection", "--dataset", "mnist"], "error: --dataset must be one of digits"),
         (["bench", "selection", "--families", "blur"], "error: unknown corruption family 'blur'"),
         (
             ["bench", "speed", "--providers", "one"],

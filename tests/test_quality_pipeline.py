@@ -61,11 +61,15 @@ def test_smoke_whole_pipeline(task, m_init_bytes, published):
     assert by_provider[0].accuracy > by_provider[2].accuracy + 0.2
     assert by_provider[2].eligible is False
     assert optimal_provider(ranked) == ranked[0].provider
-    # M_eval of the best provider (its first fine-tune) reloads and scores as reported.
+    # M_eval of the best provider (its first replica) reloads and scores as reported on the
+    # scoring split.
     head, depth = pipeline.load_m_eval(m_evals[0])
     m_init = pipeline.load_m_init(m_init_bytes)
-    activated = after_layer(depth, pipeline.collector_features(m_init, depth, task.validation_x))
-    accuracy = float(np.mean(np.argmax(head(activated), -1) == task.validation_y))
+    _, scoring = pipeline.split_validation(task.validation_y, CONFIG.tuning_fraction, CONFIG.seed)
+    activated = after_layer(
+        depth, pipeline.collector_features(m_init, depth, task.validation_x[scoring])
+    )
+    accuracy = float(np.mean(np.argmax(head(activated), -1) == task.validation_y[scoring]))
     best = by_provider[0]
     assert (
         min(
@@ -83,19 +87,29 @@ def test_baselines_score_every_dataset(task, m_init_bytes):
     datasets = [
         pipeline.provider_dataset(CONFIG, task, "mislabel", level, seed=0) for level in (0, 10)
     ]
+    tune, score = pipeline.split_validation(task.validation_y, 0.5, 0)
     # Padded like `bench selection` pads (11 providers), so both share one compiled program.
-    accuracy, loss = train_from_scratch(
+    result = train_from_scratch(
         m_init.arch,
         datasets,
-        (task.validation_x, task.validation_y),
+        (task.validation_x[tune], task.validation_y[tune]),
+        (task.validation_x[score], task.validation_y[score]),
         CONFIG,
         0,
         len(CONFIG.task_classes),
         rows=len(task.pool_x),
         providers=11,
     )
-    assert accuracy.shape == loss.shape == (2, CONFIG.finetunes_per_dataset)
-    assert accuracy[0].mean() > accuracy[1].mean()
+    budget = CONFIG.budget()
+    assert result.score_accuracy.shape == (
+        2,
+        len(budget.learning_rates),
+        budget.checkpoints,
+        CONFIG.replicas,
+    )
+    chosen = result.chosen()
+    assert chosen["score_accuracy"].shape == (2, CONFIG.replicas)
+    assert chosen["score_accuracy"][0].mean() > chosen["score_accuracy"][1].mean()
 
 
 @pytest.mark.parametrize("depth", [1, 2, 3])

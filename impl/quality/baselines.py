@@ -4,7 +4,8 @@ Train-Whole: the CNN trained from scratch on a provider's whole dataset (what a
 collector could do if it saw every dataset, a hypothetical reference).
 Scratch-Subset: the same CNN trained from scratch on the sampled subset only (the
 strawman of §3.1.1). Both use M_init's architecture with the task's output layer,
-the same number of independent fine-tunes as HyperX, and the collector's validation set.
+the same budget, replicas and rule for the learning rate and the steps as HyperX's
+head (`train.Budget`), and the collector's tuning and scoring splits.
 """
 
 import dataclasses
@@ -15,7 +16,7 @@ from flax import nnx
 
 from .config import QualityConfig
 from .models import CNN, Architecture
-from .train import Hyper, fit_and_score, stack_states
+from .train import FitResult, fit, stack_states
 
 
 def scratch_states(arch: Architecture, replicas: int, seed: int):
@@ -31,27 +32,26 @@ def scratch_states(arch: Architecture, replicas: int, seed: int):
 def train_from_scratch(
     arch: Architecture,
     datasets: list[tuple[np.ndarray, np.ndarray]],
-    validation,
+    tuning: tuple[np.ndarray, np.ndarray],
+    scoring: tuple[np.ndarray, np.ndarray],
     config: QualityConfig,
     seed: int,
     num_classes: int,
     rows: int | None = None,
     providers: int | None = None,
-):
-    """(accuracy, loss) of shape (P, R) for CNNs trained from scratch on each dataset."""
+) -> FitResult:
+    """CNNs trained from scratch on each dataset, scored on both splits at every checkpoint."""
     arch = dataclasses.replace(arch, num_classes=num_classes)
-    graphdef, states = scratch_states(arch, config.finetunes_per_dataset, seed)
-    keys = jax.random.split(jax.random.key(seed + 7919), config.finetunes_per_dataset)
-    hyper = Hyper(config.baseline_steps, config.baseline_batch, config.baseline_learning_rate)
-    accuracy, loss, _ = fit_and_score(
+    graphdef, states = scratch_states(arch, config.replicas, seed)
+    keys = jax.random.split(jax.random.key(seed + 7919), config.replicas)
+    return fit(
         graphdef,
         states,
         keys,
         datasets,
-        np.asarray(validation[0], np.float32),
-        np.asarray(validation[1], np.int32),
-        hyper,
+        tuning,
+        scoring,
+        config.budget(),
         rows=rows,
         providers=providers,
     )
-    return accuracy, loss

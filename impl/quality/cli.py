@@ -1,10 +1,13 @@
 """`hyperx-eval`: the standalone quality assessor for ML engineers (no chain, no web3).
 
 A thin entry point over `pipeline` and `benchmarks`; every command takes `--json`.
+Labels in the files a user hands in are the user's own (integers or class folder
+names); the class names travel inside the checkpoints and map them to the task.
 """
 
 import functools
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -14,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from . import benchmarks, checkpoints, corruptions, data, pipeline
+from . import benchmarks, checkpoints, corruptions, data, pipeline, scoring
 from .config import QualityConfig
 from .errors import QualityError
 
@@ -31,59 +34,125 @@ app.add_typer(bench_app, name="bench")
 out = Console()
 err = Console(stderr=True)
 
+# The embedded tasks, each with the config its figures are made with.
+TASKS = {"digits": QualityConfig.default, "glyphs": QualityConfig.glyphs}
+
 JSON = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
 DATASET = Annotated[
-    str, typer.Option("--dataset", help="digits (embedded) or mnist (needs --data-dir).")
+    str,
+    typer.Option(
+        "--dataset",
+        help="digits (scikit-learn's 8x8 digits) or glyphs (generated 28x28 glyphs); ignored with --data-dir.",
+    ),
 ]
 DATA_DIR = Annotated[
     Path | None,
     typer.Option(
         "--data-dir",
-        help="MNIST idx files (raw or .gz), an .npz with x/y, or one folder per class.",
+        help="Your data: MNIST idx files (raw or .gz), an .npz with x/y, or one folder per class.",
     ),
+]
+PRETRAIN_CLASSES = Annotated[
+    str | None,
+    typer.Option("--pretrain-classes", help="Classes M_init learns, by name, e.g. 0,1,2,3,4."),
+]
+TASK_CLASSES = Annotated[
+    str | None,
+    typer.Option("--task-classes", help="Classes the collector recruits, by name, e.g. 5,6,7,8,9."),
 ]
 TINY = Annotated[
     bool, typer.Option("--tiny", help="A small model and short runs (smoke runs, not figures).")
 ]
 SEED = Annotated[
-    int, typer.Option("--seed", help="Seed of the split, the training and the secret.")
+    int,
+    typer.Option(
+        "--seed", help="Seed of the split, the training and the data order (never of the secret)."
+    ),
 ]
 
 
 def handle_errors(command):
-    """Bad input ends with a one-line message and exit code 2, never a traceback."""
+    """Bad input ends with a one-line message and exit code 2, a failure at run time with
+    exit code 1; never a traceback."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
         except QualityError as error:
-            err.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
+            fail(str(error), 2)
+        except OSError as error:
+            where = f"{error.filename}: " if error.filename else ""
+            fail(f"{where}{error.strerror or error}", 2)
+        except MemoryError:
+            fail("out of memory; try --pool-size / --validation-size or fewer --providers", 1)
 
     return wrapper
 
 
-def make_config(tiny: bool, seed: int = 0, depth: int | None = None) -> QualityConfig:
-    config = (QualityConfig.tiny() if tiny else QualityConfig.default()).replace(seed=seed)
+def fail(message: str, code: int):
+    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True, markup=True)
+    raise typer.Exit(code)
+
+
+def make_config(
+    tiny: bool, seed: int = 0, depth: int | None = None, task: str = "digits"
+) -> QualityConfig:
+    config = TASKS[task]() if task in TASKS else QualityConfig.default()
+    if tiny:
+        tiny_fields = QualityConfig.tiny()
+        config = config.replace(
+            **{
+                f: getattr(tiny_fields, f)
+                for f in (
+                    "conv_channels",
+                    "hidden_units",
+                    "pretrain_steps",
+                    "max_steps",
+                    "eval_every",
+                    "oob_bags",
+                )
+            }
+        )
+    config = config.replace(seed=seed)
     if depth is not None:
         pipeline.check_depth(depth)
         config = config.replace(extractor_depth=depth)
     return config
 
 
-def load_task(dataset: str, data_dir: Path | None, config: QualityConfig, seed: int) -> data.Task:
-    if dataset not in ("digits", "mnist"):
-        raise QualityError(f"--dataset must be digits or mnist, got '{dataset}'")
-    if dataset == "mnist" and data_dir is None:
-        raise QualityError("--dataset mnist needs --data-dir with the four MNIST idx files")
-    x, y = data.load_dataset(dataset, data_dir)
-    return data.make_task(x, y, config, seed)
+def load_source(dataset: str, data_dir: Path | None) -> data.Labelled:
+    """The embedded task's images, or the user's data."""
+    if data_dir is not None:
+        return data.load_labelled(data_dir)
+    if dataset == "digits":
+        return data.numbered(*data.load_digits_images())
+    if dataset == "glyphs":
+        from .glyphs import glyph_task_images
+
+        return glyph_task_images()
+    raise QualityError(
+        f"--dataset must be one of {', '.join(TASKS)} (embedded), got '{dataset}'; your own data goes in --data-dir"
+    )
+
+
+def source_and_config(
+    dataset: str,
+    data_dir: Path | None,
+    tiny: bool,
+    seed: int,
+    depth: int | None,
+    pretrain_classes: str | None,
+    task_classes: str | None,
+) -> tuple[data.Labelled, QualityConfig]:
+    labelled = load_source(dataset, data_dir)
+    config = make_config(tiny, seed, depth, "digits" if data_dir is not None else dataset)
+    return labelled, data.choose_classes(labelled, config, pretrain_classes, task_classes)
 
 
 def emit(result: dict, as_json: bool, table: Table | None = None) -> None:
     if as_json:
-        sys.stdout.write(json.dumps(result) + "\n")
+        sys.stdout.write(json.dumps(result, allow_nan=False) + "\n")
     elif table is not None:
         out.print(table)
     else:
@@ -123,13 +192,17 @@ def pretrain(
     out_path: Annotated[Path, typer.Option("--out", help="Where to write the M_init checkpoint.")],
     dataset: DATASET = "digits",
     data_dir: DATA_DIR = None,
+    pretrain_classes: PRETRAIN_CLASSES = None,
+    task_classes: TASK_CLASSES = None,
     seed: SEED = 0,
     tiny: TINY = False,
     as_json: JSON = False,
 ):
-    """Train M_init on the generic classes (digits 0-4 by default)."""
-    config = make_config(tiny, seed)
-    task = load_task(dataset, data_dir, config, seed)
+    """Train M_init on the pretraining classes (by default 0-4; the task is 5-9)."""
+    labelled, config = source_and_config(
+        dataset, data_dir, tiny, seed, None, pretrain_classes, task_classes
+    )
+    task = data.make_task(labelled.x, labelled.y, config, seed, labelled.names)
     with progress_bar(not as_json) as bar:
         reporter = RichProgress(bar)
         reporter.start("pretraining M_init", config.pretrain_steps)
@@ -140,6 +213,8 @@ def pretrain(
         {
             "m_init": str(out_path),
             "sha256": m_init.sha256,
+            "pretrain_classes": list(m_init.pretrain_class_names),
+            "task_classes": list(m_init.task_class_names),
             "test_accuracy": pipeline.accuracy(
                 m_init.model(), task.pretrain_test_x, task.pretrain_test_y
             ),
@@ -162,11 +237,19 @@ def publish(
     depth: Annotated[
         int, typer.Option("--depth", "-k", help="K: the extractor keeps M_init's first K layers.")
     ] = QualityConfig.default().extractor_depth,
-    seed: SEED = 0,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            "--seed", help="Ignored: the secret comes from the OS's entropy, never from a seed."
+        ),
+    ] = None,
     as_json: JSON = False,
 ):
-    """Truncate M_init to K layers and obfuscate the last one: extractor + secret files."""
-    extractor, secret = pipeline.publish(checkpoints.read_bytes(m_init_path, "M_init"), depth, seed)
+    """Truncate M_init to K layers and obfuscate the last one: extractor + secret files.
+
+    The secret (delta, sigma) is drawn from the operating system's entropy."""
+    del seed
+    extractor, secret = pipeline.publish(checkpoints.read_bytes(m_init_path, "M_init"), depth)
     checkpoints.write_bytes(extractor_out, extractor)
     checkpoints.write_bytes(secret_out, secret, secret=True)
     emit(
@@ -178,6 +261,14 @@ def publish(
         },
         as_json,
     )
+
+
+def original_labels(y, names: tuple[str, ...]):
+    """Task indices as the class names of the data (integers when every name is one)."""
+    import numpy as np
+
+    chosen = np.asarray(names)[y]
+    return chosen.astype(np.int64) if all(n.isdigit() for n in names) else chosen
 
 
 @app.command()
@@ -199,21 +290,30 @@ def dataset(
     ] = None,
     source: DATASET = "digits",
     data_dir: DATA_DIR = None,
+    pretrain_classes: PRETRAIN_CLASSES = None,
+    task_classes: TASK_CLASSES = None,
     seed: SEED = 0,
     as_json: JSON = False,
 ):
-    """Write a synthetic provider dataset and/or the collector's validation split."""
-    config = make_config(False, seed)
-    task = load_task(source, data_dir, config, seed)
+    """Write a synthetic provider dataset and/or the collector's validation split, labelled
+    with the data's own class names (5-9 for the digits task)."""
+    labelled, config = source_and_config(
+        source, data_dir, False, seed, None, pretrain_classes, task_classes
+    )
+    task = data.make_task(labelled.x, labelled.y, config, seed, labelled.names)
     result = {}
     if out_path is not None:
         x, y = pipeline.provider_dataset(config, task, family, level, seed)
-        data.save_npz(out_path, x, y)
+        data.save_npz(out_path, x, original_labels(y, task.task_class_names))
         result.update(
             {"dataset": str(out_path), "family": family, "level": level, "entries": len(x)}
         )
     if validation_out is not None:
-        data.save_npz(validation_out, task.validation_x, task.validation_y)
+        data.save_npz(
+            validation_out,
+            task.validation_x,
+            original_labels(task.validation_y, task.task_class_names),
+        )
         result.update(
             {"validation": str(validation_out), "validation_entries": len(task.validation_x)}
         )
@@ -228,11 +328,12 @@ def parse_indices(
     given = [v is not None for v in (indices, indices_file, sample_fraction)]
     if sum(given) > 1:
         raise QualityError("pass only one of --indices, --indices-file, --sample-fraction")
-    text = (
-        indices
-        if indices is not None
-        else (checkpoints.read_bytes(indices_file, "indices").decode() if indices_file else None)
-    )
+    text = indices
+    if indices_file is not None:
+        try:
+            text = checkpoints.read_bytes(indices_file, "indices").decode()
+        except UnicodeDecodeError:
+            raise QualityError(f"{indices_file}: not a text file of indices") from None
     if text is not None:
         try:
             return [int(v) for v in text.replace(",", " ").split()]
@@ -277,11 +378,10 @@ def extract(
     as_json: JSON = False,
 ):
     """Provider side: features of the sampled entries through the obfuscated extractor."""
-    x, y = data.load_images(images)
+    extractor_bytes = checkpoints.read_bytes(extractor_path, "extractor")
+    x, y = pipeline.provider_labels(extractor_bytes, data.load_labelled(images), str(images))
     rows = parse_indices(indices, indices_file, sample_fraction, len(x), seed)
-    blob = pipeline.extract_features(
-        checkpoints.read_bytes(extractor_path, "extractor"), x, y, rows
-    )
+    blob = pipeline.extract_features(extractor_bytes, x, y, rows)
     checkpoints.write_bytes(out_path, blob)
     loaded = pipeline.load_features(blob)
     emit(
@@ -310,17 +410,13 @@ def review(
     """Collector side: recompute the sampled entries' features from the revealed dataset."""
     blob = checkpoints.read_bytes(features_path, "features")
     submitted = pipeline.load_features(blob)
-    x, y = data.load_images(images)
+    extractor_bytes = checkpoints.read_bytes(extractor_path, "extractor")
+    x, y = pipeline.provider_labels(extractor_bytes, data.load_labelled(images), str(images))
     if submitted.indices.max(initial=-1) >= len(x):
         raise QualityError(
             f"the features name entry {int(submitted.indices.max())} but the revealed dataset has {len(x)}"
         )
-    ok = pipeline.review(
-        checkpoints.read_bytes(extractor_path, "extractor"),
-        x[submitted.indices],
-        y[submitted.indices],
-        blob,
-    )
+    ok = pipeline.review(extractor_bytes, x[submitted.indices], y[submitted.indices], blob)
     emit(
         {
             "review_passed": ok,
@@ -353,23 +449,39 @@ def score(
     threshold: Annotated[
         float, typer.Option("--threshold", help="Providers scoring below are never selected.")
     ] = 0.0,
+    scorer: Annotated[
+        str,
+        typer.Option("--scorer", help=f"What ranks providers: {', '.join(scoring.SCORERS)}."),
+    ] = QualityConfig.default().scorer,
     m_eval_out: Annotated[
         Path | None, typer.Option("--m-eval-out", help="Write the optimal provider's M_eval here.")
     ] = None,
     tiny: TINY = False,
     as_json: JSON = False,
 ):
-    """Collector side: decode, fine-tune M_eval per provider, score, rank, apply the threshold."""
+    """Collector side: decode, fine-tune M_eval, value and rank every provider.
+
+    Feature rows equal to a validation item are flagged per provider and left out of its
+    score (they are nothing new, and would inflate it)."""
     from .scoring import optimal_provider
 
-    config = make_config(tiny).replace(score_threshold=threshold)
+    if scorer not in scoring.SCORERS:
+        raise QualityError(f"--scorer must be one of {', '.join(scoring.SCORERS)}, got '{scorer}'")
+    config = make_config(tiny).replace(score_threshold=threshold, scorer=scorer)
     blobs = [checkpoints.read_bytes(p, "features") for p in features]
     extractor = checkpoints.read_bytes(extractor_path, "extractor") if extractor_path else None
+    m_init_bytes = checkpoints.read_bytes(m_init_path, "M_init")
+    m_init = pipeline.load_m_init(m_init_bytes)
+    labelled = data.load_labelled(validation)
+    validation_set = (
+        labelled.x,
+        data.task_labels(labelled, m_init.task_class_names, str(validation)),
+    )
     ranked, m_evals = pipeline.score_providers_and_models(
         checkpoints.read_bytes(secret_path, "secret"),
-        checkpoints.read_bytes(m_init_path, "M_init"),
+        m_init_bytes,
         blobs,
-        data.load_images(validation),
+        validation_set,
         config,
         extractor,
     )
@@ -377,25 +489,67 @@ def score(
     result = {
         "ranking": [dict(s.to_dict(), features=str(features[s.provider])) for s in ranked],
         "optimal": None if best is None else str(features[best]),
+        "scorer": scorer,
         "threshold": threshold,
         "m_eval": None,
     }
     if m_eval_out is not None and best is not None:
         checkpoints.write_bytes(m_eval_out, m_evals[best])
         result["m_eval"] = str(m_eval_out)
-    table = Table(title="Provider ranking")
-    for column in ("rank", "features", "accuracy", "spread", "loss", "eligible"):
+    table = Table(title=f"Provider ranking by {scorer}")
+    columns = (
+        "rank",
+        "features",
+        "score",
+        "M_eval acc",
+        "KNN-Shapley",
+        "Data-OOB",
+        "duplicates",
+        "eligible",
+    )
+    for column in columns:
         table.add_column(column)
     for s in ranked:
         table.add_row(
             str(s.rank),
             str(features[s.provider]),
+            f"{s.score:.3f}",
             f"{s.accuracy:.3f}",
-            f"{s.accuracy_spread:.3f}",
-            f"{s.loss:.3f}",
+            f"{s.knn_shapley:.3f}",
+            f"{s.data_oob:.3f}",
+            f"[bold red]{s.duplicates}[/]" if s.duplicates else "0",
             "yes" if s.eligible else "no",
         )
     emit(result, as_json, table)
+    for s in ranked:
+        if s.duplicates:
+            err.print(
+                f"warning: {features[s.provider]}: {s.duplicates} of {s.entries + s.duplicates} feature rows equal validation items; they are left out of its score",
+                highlight=False,
+            )
+
+
+@app.command("make-idx")
+@handle_errors
+def make_idx(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the four idx files.")],
+    count: Annotated[int, typer.Option("--count", help="Images in all (train and t10k).")] = 70_000,
+    size: Annotated[int, typer.Option("--size", help="Image side in pixels.")] = 28,
+    test_count: Annotated[
+        int, typer.Option("--test-count", help="How many of them go to the t10k files.")
+    ] = 10_000,
+    seed: SEED = 0,
+    as_json: JSON = False,
+):
+    """Generate glyph images in the MNIST idx format (10 classes, balanced), for trying the
+    whole pipeline at MNIST's size offline."""
+    from .glyphs import glyph_dataset
+
+    if count < 20 or size < 8 or not 0 < test_count < count:
+        raise QualityError("--count must be >= 20, --size >= 8 and 0 < --test-count < --count")
+    labelled = glyph_dataset(count, size, seed)
+    data.write_idx(out_dir, labelled.x, labelled.y, test_count)
+    emit({"idx": str(out_dir), "images": count, "size": size, "test": test_count}, as_json)
 
 
 # ---------------------------------------------------------------- benchmarks
@@ -408,26 +562,93 @@ def parse_list(text: str, cast, what: str) -> list:
         raise QualityError(f"{what} must be a comma-separated list, got '{text}'") from None
 
 
-def bench_inputs(dataset: str, data_dir: Path | None):
-    if dataset not in ("digits", "mnist"):
-        raise QualityError(f"--dataset must be digits or mnist, got '{dataset}'")
-    if dataset == "mnist" and data_dir is None:
-        raise QualityError("--dataset mnist needs --data-dir with the four MNIST idx files")
-    return data.load_dataset(dataset, data_dir)
-
-
 def check_seeds(seeds: int) -> None:
     if seeds < 1:
         raise QualityError(f"--seeds must be at least 1, got {seeds}")
 
 
+def check_sizes(pool_size: int | None, validation_size: int | None) -> tuple:
+    for option, value in (("--pool-size", pool_size), ("--validation-size", validation_size)):
+        if value is not None and value < 10:
+            raise QualityError(f"{option} must be at least 10, got {value}")
+    return pool_size, validation_size
+
+
 DEPTH = Annotated[
-    int | None, typer.Option("--depth", "-k", help="Extractor depth K (default: the config's).")
+    int | None, typer.Option("--depth", "-k", help="Extractor depth K (default: the task's).")
 ]
 SEEDS = Annotated[
-    int, typer.Option("--seeds", help="Independent repetitions; figures are mean and spread.")
+    int,
+    typer.Option("--seeds", help="Independent repetitions; figures are means with 95% intervals."),
 ]
 PLOT = Annotated[Path | None, typer.Option("--plot", help="Write PNG figures into this folder.")]
+POOL_SIZE = Annotated[
+    int | None,
+    typer.Option("--pool-size", help="Use at most this many task images per provider dataset."),
+]
+VALIDATION_SIZE = Annotated[
+    int | None,
+    typer.Option("--validation-size", help="Use at most this many validation images."),
+]
+
+
+def interval(summary: dict) -> str:
+    low, high = summary["ci95"]
+    return f"{summary['mean']:.3f} [{low:.2f}, {high:.2f}]"
+
+
+def selection_tables(report: dict) -> list[Table]:
+    seeds = report["seeds"]
+    main = Table(
+        title=f"Selection accuracy on {report['task']}, mean [95% interval] over {seeds} seed(s); "
+        f"HyperX = {report['scorer']}; {report['seconds']:.0f} s, {report['cpu_seconds']:.0f} s CPU"
+    )
+    for column in (
+        "family",
+        "groups",
+        "HyperX",
+        "Train-Whole",
+        "Scratch-Subset",
+        "τ HyperX",
+        "W/T/L vs TW",
+        "W/T/L vs SS",
+    ):
+        main.add_column(column)
+    for family, entry in report["families"].items():
+        methods, paired = entry["methods"], entry["paired"]
+        main.add_row(
+            family,
+            str(entry["groups"]),
+            *(interval(methods[m]["selection"]) for m in ("hyperx", *benchmarks.BASELINES)),
+            f"{methods['hyperx']['kendall_tau']['mean']:.2f}",
+            *(
+                f"{paired[b]['win']}/{paired[b]['tie']}/{paired[b]['loss']}"
+                for b in benchmarks.BASELINES
+            ),
+        )
+    scorers = Table(
+        title=f"HyperX's scorers: scoring split (tuning split); the tuning split prefers {report['scorer_on_tuning_split']}"
+    )
+    scorers.add_column("family")
+    for scorer in scoring.SCORERS:
+        scorers.add_column(scorer)
+    for family, entry in report["families"].items():
+        scorers.add_row(
+            family,
+            *(
+                f"{entry['methods'][benchmarks.method_name(s)]['selection']['mean']:.2f} ({entry['tuning_split'][s]['mean']:.2f})"
+                for s in scoring.SCORERS
+            ),
+        )
+    return [main, scorers]
+
+
+def emit_tables(report: dict, as_json: bool, tables: list[Table]) -> None:
+    if as_json:
+        emit(report, True)
+        return
+    for table in tables:
+        out.print(table)
 
 
 @bench_app.command("selection")
@@ -435,49 +656,53 @@ PLOT = Annotated[Path | None, typer.Option("--plot", help="Write PNG figures int
 def bench_selection(
     dataset: DATASET = "digits",
     data_dir: DATA_DIR = None,
-    seeds: SEEDS = 3,
+    pretrain_classes: PRETRAIN_CLASSES = None,
+    task_classes: TASK_CLASSES = None,
+    seeds: SEEDS = 10,
     families: Annotated[
         str, typer.Option("--families", help="Comma-separated corruption families.")
     ] = ",".join(corruptions.FAMILIES),
     tiny: TINY = False,
     plot: PLOT = None,
     depth: DEPTH = None,
+    pool_size: POOL_SIZE = None,
+    validation_size: VALIDATION_SIZE = None,
     as_json: JSON = False,
 ):
-    """Probability of selecting the best of 5 providers, per corruption family (Figures 6-8)."""
+    """Probability of selecting the best of 5 providers, per corruption family (Figures 6-8),
+    with intervals, Kendall τ and paired win/tie/loss against both baselines."""
     check_seeds(seeds)
     chosen = parse_list(families, str, "--families")
     for family in chosen:
         corruptions.check_family(family)
-    x, y = bench_inputs(dataset, data_dir)
+    sizes = check_sizes(pool_size, validation_size)
+    labelled, config = source_and_config(
+        dataset, data_dir, tiny, 0, depth, pretrain_classes, task_classes
+    )
     with progress_bar(not as_json) as bar:
         report = benchmarks.bench_selection(
-            x, y, make_config(tiny, depth=depth), seeds, tuple(chosen), RichProgress(bar)
+            labelled,
+            config,
+            seeds,
+            tuple(chosen),
+            RichProgress(bar),
+            sizes,
+            str(data_dir) if data_dir is not None else dataset,
         )
     if plot is not None:
         from .plots import plot_selection
 
         report["plots"] = [str(p) for p in plot_selection(report, plot)]
-    table = Table(
-        title=f"Selection accuracy, mean ± spread over {seeds} seed(s), {report['seconds']:.0f} s"
-    )
-    for column in ("family", "groups", "HyperX", "Train-Whole", "Scratch-Subset"):
-        table.add_column(column)
-    for family, entry in report["families"].items():
-        table.add_row(
-            family,
-            str(entry["groups"]),
-            *(f"{entry[m]:.3f} ± {entry[m + '_spread']:.3f}" for m in benchmarks.METHODS),
-        )
-    emit(report, as_json, table)
+    emit_tables(report, as_json, selection_tables(report))
 
 
-def sweep_table(title: str, name: str, summary: dict) -> Table:
+def sweep_table(title: str, name: str, summary: dict, scratch: dict | None = None) -> Table:
     table = Table(title=title)
-    for column in (name, "M_eval accuracy", "spread"):
+    for column in (name, "M_eval accuracy [95% interval]", "Scratch-Subset"):
         table.add_column(column)
     for key, value in summary.items():
-        table.add_row(key, f"{value['mean']:.3f}", f"{value['spread']:.3f}")
+        other = scratch.get(key, scratch) if scratch is not None else None
+        table.add_row(key, interval(value), interval(other) if other is not None else "")
     return table
 
 
@@ -486,6 +711,8 @@ def sweep_table(title: str, name: str, summary: dict) -> Table:
 def bench_sampling(
     dataset: DATASET = "digits",
     data_dir: DATA_DIR = None,
+    pretrain_classes: PRETRAIN_CLASSES = None,
+    task_classes: TASK_CLASSES = None,
     seeds: SEEDS = 3,
     fractions: Annotated[
         str, typer.Option("--fractions", help="Comma-separated sampled fractions.")
@@ -493,17 +720,22 @@ def bench_sampling(
     tiny: TINY = False,
     plot: PLOT = None,
     depth: DEPTH = None,
+    pool_size: POOL_SIZE = None,
+    validation_size: VALIDATION_SIZE = None,
     as_json: JSON = False,
 ):
     """M_eval accuracy for several sampling percentages CF_% (Table 6)."""
     check_seeds(seeds)
     chosen = parse_list(fractions, float, "--fractions")
-    if any(not 0 < f <= 1 for f in chosen):
+    if not chosen or any(not 0 < f <= 1 for f in chosen):
         raise QualityError(f"--fractions must be in (0, 1], got {chosen}")
-    x, y = bench_inputs(dataset, data_dir)
+    sizes = check_sizes(pool_size, validation_size)
+    labelled, config = source_and_config(
+        dataset, data_dir, tiny, 0, depth, pretrain_classes, task_classes
+    )
     with progress_bar(not as_json) as bar:
         report = benchmarks.bench_sampling(
-            x, y, make_config(tiny, depth=depth), seeds, tuple(chosen), RichProgress(bar)
+            labelled, config, seeds, tuple(chosen), RichProgress(bar), sizes
         )
     if plot is not None:
         from .plots import plot_sweep
@@ -515,6 +747,7 @@ def bench_sampling(
                     "Sampling percentage (Table 6)",
                     "sampled fraction",
                     plot / "sampling.png",
+                    report["scratch_subset"],
                 )
             )
         ]
@@ -522,7 +755,10 @@ def bench_sampling(
         report,
         as_json,
         sweep_table(
-            f"Sampling, {seeds} seed(s), {report['seconds']:.0f} s", "fraction", report["sampling"]
+            f"Sampling, {seeds} seed(s), {report['seconds']:.0f} s",
+            "fraction",
+            report["sampling"],
+            report["scratch_subset"],
         ),
     )
 
@@ -532,27 +768,47 @@ def bench_sampling(
 def bench_depth(
     dataset: DATASET = "digits",
     data_dir: DATA_DIR = None,
+    pretrain_classes: PRETRAIN_CLASSES = None,
+    task_classes: TASK_CLASSES = None,
     seeds: SEEDS = 3,
     tiny: TINY = False,
     plot: PLOT = None,
+    pool_size: POOL_SIZE = None,
+    validation_size: VALIDATION_SIZE = None,
     as_json: JSON = False,
 ):
-    """M_eval accuracy for each extractor depth K (Table 5)."""
+    """M_eval accuracy for each extractor depth K (Table 5), beside Scratch-Subset."""
     check_seeds(seeds)
-    x, y = bench_inputs(dataset, data_dir)
+    sizes = check_sizes(pool_size, validation_size)
+    labelled, config = source_and_config(
+        dataset, data_dir, tiny, 0, None, pretrain_classes, task_classes
+    )
     with progress_bar(not as_json) as bar:
-        report = benchmarks.bench_depth(x, y, make_config(tiny), seeds, progress=RichProgress(bar))
+        report = benchmarks.bench_depth(
+            labelled, config, seeds, progress=RichProgress(bar), sizes=sizes
+        )
     if plot is not None:
         from .plots import plot_sweep
 
         report["plots"] = [
-            str(plot_sweep(report["depth"], "Extractor depth (Table 5)", "K", plot / "depth.png"))
+            str(
+                plot_sweep(
+                    report["depth"],
+                    "Extractor depth (Table 5)",
+                    "K",
+                    plot / "depth.png",
+                    {k: report["scratch_subset"] for k in report["depth"]},
+                )
+            )
         ]
     emit(
         report,
         as_json,
         sweep_table(
-            f"Extractor depth, {seeds} seed(s), {report['seconds']:.0f} s", "K", report["depth"]
+            f"Extractor depth, {seeds} seed(s), {report['seconds']:.0f} s",
+            "K",
+            report["depth"],
+            report["scratch_subset"],
         ),
     )
 
@@ -562,44 +818,45 @@ def bench_depth(
 def bench_privacy(
     dataset: DATASET = "digits",
     data_dir: DATA_DIR = None,
+    pretrain_classes: PRETRAIN_CLASSES = None,
+    task_classes: TASK_CLASSES = None,
     seeds: SEEDS = 3,
     tiny: TINY = False,
     plot: PLOT = None,
     depth: DEPTH = None,
+    pool_size: POOL_SIZE = None,
+    validation_size: VALIDATION_SIZE = None,
     as_json: JSON = False,
 ):
     """Inversion attack (Table 3) and the effect of using W_hat directly (Table 4)."""
     check_seeds(seeds)
-    x, y = bench_inputs(dataset, data_dir)
+    sizes = check_sizes(pool_size, validation_size)
+    labelled, config = source_and_config(
+        dataset, data_dir, tiny, 0, depth, pretrain_classes, task_classes
+    )
     with progress_bar(not as_json) as bar:
-        report = benchmarks.bench_privacy(
-            x, y, make_config(tiny, depth=depth), seeds, RichProgress(bar)
-        )
+        report = benchmarks.bench_privacy(labelled, config, seeds, RichProgress(bar), sizes)
     if plot is not None:
         from .plots import plot_privacy
 
         report["plots"] = [str(p) for p in plot_privacy(report, plot)]
-    table = Table(title=f"Privacy, {seeds} seed(s), {report['seconds']:.0f} s")
-    for column in ("measure", "mean", "spread"):
+    table = Table(
+        title=f"Privacy at K={config.extractor_depth}, {seeds} seed(s), {report['seconds']:.0f} s"
+    )
+    for column in ("measure", "mean [95% interval]"):
         table.add_column(column)
     inversion = report["inversion"]
     table.add_row(
-        "classifier on original targets",
-        f"{inversion['classifier_accuracy_on_originals']['mean']:.3f}",
-        f"{inversion['classifier_accuracy_on_originals']['spread']:.3f}",
+        "classifier on original targets", interval(inversion["classifier_accuracy_on_originals"])
     )
-    for name in ("digits_of_pretrain_classes", "sample_photo_patches"):
-        value = inversion[name]["classifier_accuracy_on_recovered"]
+    for name in ("pretrain_classes", "sample_photo_patches"):
         table.add_row(
             f"classifier on recovered (aux: {name})",
-            f"{value['mean']:.3f}",
-            f"{value['spread']:.3f}",
+            interval(inversion[name]["classifier_accuracy_on_recovered"]),
         )
-    table.add_row("chance", f"{inversion['chance']:.3f}", "")
+    table.add_row("chance", f"{inversion['chance']:.3f}")
     for key, value in report["obfuscation"].items():
-        table.add_row(
-            f"M_init with W_hat, delta={key}", f"{value['mean']:.3f}", f"{value['spread']:.3f}"
-        )
+        table.add_row(f"M_init with W_hat, delta={key}", interval(value))
     emit(report, as_json, table)
 
 
@@ -608,34 +865,71 @@ def bench_privacy(
 def bench_speed(
     providers: Annotated[
         str, typer.Option("--providers", help="Provider counts to time.")
-    ] = "1,11",
+    ] = "1,11,64",
+    dataset: DATASET = "digits",
+    data_dir: DATA_DIR = None,
+    pretrain_classes: PRETRAIN_CLASSES = None,
+    task_classes: TASK_CLASSES = None,
     tiny: TINY = False,
     depth: DEPTH = None,
+    repeats: Annotated[int, typer.Option("--repeats", help="Timed runs; the fastest counts.")] = 3,
     as_json: JSON = False,
 ):
-    """Warm time to evaluate N providers: one compiled program vs a per-batch Python loop."""
+    """Warm time to fine-tune N providers' heads: one compiled program, against one compiled
+    program per provider (scan-per-provider) and against a jitted step per minibatch."""
     counts = parse_list(providers, int, "--providers")
     if not counts or min(counts) < 1:
         raise QualityError(f"--providers must list positive counts, got '{providers}'")
-    x, y = data.load_digits_images()
+    if repeats < 1:
+        raise QualityError(f"--repeats must be at least 1, got {repeats}")
+    labelled, config = source_and_config(
+        dataset, data_dir, tiny, 0, depth, pretrain_classes, task_classes
+    )
     with progress_bar(not as_json) as bar:
         report = benchmarks.bench_speed(
-            x, y, make_config(tiny, depth=depth), tuple(counts), progress=RichProgress(bar)
+            labelled, config, tuple(counts), repeats, progress=RichProgress(bar)
         )
-    table = Table(title=f"Evaluation time on {report['device']}")
-    columns = ("providers", "compiled (s)", "per-batch loop (s)", "speed-up", "CPU speed-up")
-    for column in columns:
+    table = Table(
+        title=f"Fine-tuning time on {report['device']} ({len(report['devices'])} device(s)), "
+        f"best of {repeats}, seconds (CPU seconds)"
+    )
+    for column in (
+        "providers",
+        "one program",
+        "scan per provider",
+        "per-batch loop",
+        "× vs scan",
+        "× vs per-batch",
+        "N / 1 provider",
+    ):
         table.add_column(column)
-    for key in report["seconds"]:
+    for key, ratio in report["ratios"].items():
+        one, scan = report["one_program"][key], report["scan_per_provider"][key]
+        batch = report["per_batch"].get(key)
         table.add_row(
             key,
-            f"{report['seconds'][key]:.3f}",
-            f"{report['baseline_seconds'][key]:.3f}",
-            f"{report['speedup'][key]:.1f}x",
-            f"{report['cpu_speedup'][key]:.1f}x",
+            f"{one['seconds']:.2f} ({one['cpu_seconds']:.2f})",
+            f"{scan['seconds']:.2f} ({scan['cpu_seconds']:.2f})",
+            f"{batch['seconds']:.2f} ({batch['cpu_seconds']:.2f})" if batch else "-",
+            f"{ratio['against_scan_per_provider']:.2f}",
+            f"{ratio['against_per_batch']:.1f}" if batch else "-",
+            f"{ratio['relative_to_one_provider']:.2f}",
         )
     emit(report, as_json, table)
 
 
+def use_every_core() -> None:
+    """One jax CPU device per core (up to 8), so that the provider axis is sharded over the
+    cores; a user's own XLA_FLAGS or JAX_NUM_CPU_DEVICES win."""
+    if "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
+        return
+    if "JAX_NUM_CPU_DEVICES" in os.environ:
+        return
+    import jax
+
+    jax.config.update("jax_num_cpu_devices", max(1, min(8, len(os.sched_getaffinity(0)))))
+
+
 def main() -> None:
+    use_every_core()
     app()

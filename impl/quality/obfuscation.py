@@ -10,10 +10,10 @@ every nonzero delta_j. A convolution's kernel is (9 * in_channels, out_channels)
 so the same per-output-channel secret covers conv and dense layers.
 """
 
+import secrets
 from dataclasses import dataclass
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from .errors import QualityError
@@ -36,18 +36,23 @@ class Secret:
 
 
 def sample_secret(
-    key: jax.Array,
     channels: int,
+    rng: np.random.Generator | None = None,
     delta_range: tuple[float, float] = (0.1, 10.0),
     sigma_scale: float = 1.0,
 ) -> Secret:
-    """delta log-uniform in +-[lo, hi] with a random sign; sigma Gaussian."""
-    k_magnitude, k_sign, k_sigma = jax.random.split(key, 3)
-    lo, hi = np.log(delta_range[0]), np.log(delta_range[1])
-    magnitude = jnp.exp(jax.random.uniform(k_magnitude, (channels,), minval=lo, maxval=hi))
-    sign = jnp.where(jax.random.bernoulli(k_sign, 0.5, (channels,)), 1.0, -1.0)
-    sigma = sigma_scale * jax.random.normal(k_sigma, (channels,))
-    return Secret(np.asarray(magnitude * sign, np.float32), np.asarray(sigma, np.float32))
+    """delta log-uniform in +-[lo, hi] with a random sign; sigma Gaussian.
+
+    By default the generator is seeded from the operating system's entropy (`secrets`),
+    never from a seed a user passes for reproducibility: anyone who knows that seed
+    could regenerate (delta, sigma) and undo the obfuscation. Tests may pass `rng`.
+    """
+    if rng is None:
+        rng = np.random.default_rng(secrets.randbits(256))
+    magnitude = np.exp(rng.uniform(np.log(delta_range[0]), np.log(delta_range[1]), channels))
+    sign = np.where(rng.random(channels) < 0.5, -1.0, 1.0)
+    sigma = sigma_scale * rng.standard_normal(channels)
+    return Secret((magnitude * sign).astype(np.float32), sigma.astype(np.float32))
 
 
 def obfuscate_layer(

@@ -1,4 +1,5 @@
-"""PNG figures like the paper's Figures 6-8 (selection) and Tables 3-6 (as bar/line charts)."""
+"""PNG figures like the paper's Figures 6-8 (selection) and Tables 3-6 (as bar/line charts),
+every bar and point with its 95% bootstrap interval over seeds."""
 
 from pathlib import Path
 
@@ -6,64 +7,80 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+import numpy as np  # noqa: E402
 
 LABELS = {"hyperx": "HyperX", "train_whole": "Train-Whole", "scratch_subset": "Scratch-Subset"}
+COLOURS = ["tab:red", "tab:blue", "tab:green"]
+
+
+def error_bars(summaries: list[dict]) -> np.ndarray:
+    """(2, n) distances from each mean down and up to its interval's ends."""
+    means = np.asarray([s["mean"] for s in summaries])
+    bounds = np.asarray([s["ci95"] for s in summaries]).T
+    return np.abs(bounds - means)
 
 
 def plot_selection(report: dict, directory: Path) -> list[Path]:
-    """One figure per family: (a) selection accuracy, (b)-(d) accuracy per dataset."""
+    """One figure per family: (a) selection accuracy, (b)-(d) score per dataset."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for family, entry in report["families"].items():
+        methods = entry["methods"]
         figure, axes = plt.subplots(1, 4, figsize=(16, 3.6))
-        means = [entry[m] for m in LABELS]
-        spreads = [entry[f"{m}_spread"] for m in LABELS]
+        summaries = [methods[m]["selection"] for m in LABELS]
         axes[0].bar(
             list(LABELS.values()),
-            means,
-            yerr=spreads,
+            [s["mean"] for s in summaries],
+            yerr=error_bars(summaries),
             capsize=4,
-            color=["tab:red", "tab:blue", "tab:green"],
+            color=COLOURS,
         )
         axes[0].set_ylim(0, 1.05)
         axes[0].set_title(f"(a) selection accuracy, {entry['groups']} groups")
-        for axis, (method, label), letter in zip(
-            axes[1:],
-            [
-                ("train_whole", "Train-Whole"),
-                ("scratch_subset", "Scratch-Subset"),
-                ("hyperx", "HyperX"),
-            ],
-            "bcd",
-            strict=True,
+        for axis, method, letter in zip(
+            axes[1:], ("train_whole", "scratch_subset", "hyperx"), "bcd", strict=True
         ):
-            axis.plot(entry["levels"], entry[f"{method}_dataset_accuracy"], marker="o")
-            axis.set_title(f"({letter}) {label}")
+            scores = methods[method]["dataset_score"]
+            low, high = np.asarray(scores["ci95"]).T
+            axis.plot(entry["levels"], scores["mean"], marker="o")
+            axis.fill_between(entry["levels"], low, high, alpha=0.25)
+            axis.set_title(f"({letter}) {LABELS[method]}")
             axis.set_xlabel(f"{family} level")
-            axis.set_ylabel("validation accuracy")
-        figure.suptitle(f"{family}: mean of {report['seeds']} seeds")
+            axis.set_ylabel("score (scoring split)")
+        figure.suptitle(
+            f"{report['task']}, {family}: mean and 95% interval over {report['seeds']} seeds; HyperX = {report['scorer']}"
+        )
         figure.tight_layout()
-        path = directory / f"selection_{family}.png"
+        path = directory / f"selection_{report['task'].replace('/', '_')}_{family}.png"
         figure.savefig(path, dpi=100)
         plt.close(figure)
         written.append(path)
     return written
 
 
-def plot_sweep(summary: dict, title: str, xlabel: str, path: Path) -> Path:
-    """A mean +- spread line over the swept values (Tables 5 and 6)."""
+def plot_sweep(
+    summary: dict, title: str, xlabel: str, path: Path, scratch: dict | None = None
+) -> Path:
+    """Mean and 95% interval over the swept values (Tables 5 and 6), with Scratch-Subset."""
     path.parent.mkdir(parents=True, exist_ok=True)
     keys = list(summary)
     figure, axis = plt.subplots(figsize=(5, 3.6))
-    axis.errorbar(
-        keys,
-        [summary[k]["mean"] for k in keys],
-        yerr=[summary[k]["spread"] for k in keys],
-        marker="o",
-        capsize=4,
-    )
+    lines = [(summary, "o", "M_eval (HyperX head)")]
+    if scratch is not None:
+        lines.append((scratch, "s", "Scratch-Subset"))
+    for values, marker, label in lines:
+        points = [values[k] for k in keys]
+        axis.errorbar(
+            keys,
+            [v["mean"] for v in points],
+            yerr=error_bars(points),
+            marker=marker,
+            capsize=4,
+            label=label,
+        )
+    axis.legend()
     axis.set_xlabel(xlabel)
-    axis.set_ylabel("M_eval validation accuracy")
+    axis.set_ylabel("scoring-split accuracy")
     axis.set_title(title)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
@@ -75,28 +92,24 @@ def plot_privacy(report: dict, directory: Path) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 3.6))
     inversion = report["inversion"]
-    names = [
-        "classifier_accuracy_on_originals",
-        "digits_of_pretrain_classes",
-        "sample_photo_patches",
-    ]
-    values = [inversion[names[0]]] + [
-        inversion[n]["classifier_accuracy_on_recovered"] for n in names[1:]
+    values = [inversion["classifier_accuracy_on_originals"]] + [
+        inversion[n]["classifier_accuracy_on_recovered"]
+        for n in ("pretrain_classes", "sample_photo_patches")
     ]
     left.bar(
-        ["originals", "recovered (aux: digits)", "recovered (aux: photos)"],
+        ["originals", "recovered (aux: pretrain classes)", "recovered (aux: photos)"],
         [v["mean"] for v in values],
-        yerr=[v["spread"] for v in values],
+        yerr=error_bars(values),
         capsize=4,
     )
     left.axhline(inversion["chance"], color="grey", linestyle="--", label="chance")
-    left.set_title("Inversion attack (Table 3)")
+    left.set_title(f"Inversion attack (Table 3), K={report['extractor_depth']}")
     left.legend()
-    obfuscation = report["obfuscation"]
+    obfuscation = list(report["obfuscation"].values())
     right.bar(
-        list(obfuscation),
-        [v["mean"] for v in obfuscation.values()],
-        yerr=[v["spread"] for v in obfuscation.values()],
+        list(report["obfuscation"]),
+        [v["mean"] for v in obfuscation],
+        yerr=error_bars(obfuscation),
         capsize=4,
     )
     right.set_title("Model using W_hat directly (Table 4)")
