@@ -104,6 +104,10 @@ EQUIVALENT = {
         "decrypt, and features recomputed from a sample missing a shard are not the "
         "submitted ones: the collector does not promote the candidate either way"
     ),
+    "parties-exit-_rebroadcast": (
+        "with an empty outbox the loop that follows does nothing: the early return only "
+        "skips reading the mempool"
+    ),
     "parties-update-apply-refund_claimed": (
         "SessionView.refund_claimed is read only by the adversary's pulls "
         "(spec/schedule.py), never by an honest party"
