@@ -300,7 +300,9 @@ class Schedule:
                 return "dispute_review" if not caught else "set_optimal"
             return "dispute_review" if caught else "set_optimal"
         if st_trade == REVIEWED:  # or the collector disputes the review it promoted
-            return "claim_reward" if roll < 13 else "dispute_review" if roll < 15 else "dispute_claim"
+            return (
+                "claim_reward" if roll < 13 else "dispute_review" if roll < 15 else "dispute_claim"
+            )
         return "dispute_claim" if roll < 15 else self.pick(["claim_reward", "claim_refund"])
 
     # Arguments: (sender, value, spec_args, model_args)

@@ -24,20 +24,24 @@ def written(tmp_path_factory):
 def test_collector_reads_the_validation_split_hyperx_eval_writes(written):
     config = quality_config("default")
     task = load_task(config, 0)
-    x, y = load_validation(written / "validation.npz", task.image_shape, len(config.task_classes))
+    x, y = load_validation(written / "validation.npz", task)
     assert np.array_equal(x, task.validation_x) and np.array_equal(y, task.validation_y)
 
 
 def test_provider_reads_the_dataset_hyperx_eval_writes(written):
-    x, y = load_dataset(written / "provider.npz", "--data")
-    assert x.ndim == 3 and len(x) == len(y) > 0
+    labelled = load_dataset(written / "provider.npz", "--data")
+    assert labelled.x.ndim == 3 and len(labelled.x) == len(labelled.y) > 0
+    # the original classes, which the extractor's class names map to the task's indices
+    task = load_task(quality_config("default"), 0)
+    assert set(labelled.name_of(np.unique(labelled.y))) == set(task.task_class_names)
 
 
 def test_rejects_validation_labels_outside_the_task(tmp_path):
     path = tmp_path / "validation.npz"
-    np.savez(path, x=np.zeros((4, 8, 8), np.float32), y=np.array([0, 1, 2, 7]))
-    with pytest.raises(BadInput, match="numbered 0..4"):
-        load_validation(path, (8, 8), 5)
+    np.savez(path, x=np.zeros((4, 8, 8), np.float32), y=np.array([5, 6, 7, 2]))
+    task = load_task(quality_config("default"), 0)
+    with pytest.raises(BadInput, match="entry 3 has class '2', which is not a task class"):
+        load_validation(path, task)
 
 
 def test_synthetic_names_a_family_and_a_level():

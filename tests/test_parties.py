@@ -217,8 +217,13 @@ def test_a_provider_with_features_of_other_data_fails_review_and_is_compensated(
     assert view(world).candidate == world.address["P0"]
     call(world, "P0", "submit_review")
     real = finish(world)
-    assert world.collector.review_passed == {0: False}
+    sent = [r.tx.call.name for b in world.chain.blocks for r in b.receipts]
+    assert "set_optimal" not in sent and "dispute_review" not in sent  # the keys were good
     assert real.outcomes == {0: (ABORTED_AFTER_REVIEW, "P0", None)}
+    # the sample it paid the compensation for, kept
+    assert len(world.collector.acquired[(0, world.address["P0"])].plaintexts) == len(
+        view(world).samples[world.address["P0"]]
+    )
     assert balance(world, "C") == COLLECTOR_FUNDS - COMPENSATION
 
 

@@ -89,7 +89,9 @@ def compute_merkle_levels(leaves: list[bytes]) -> list[list[bytes]]:
     level = leaves + [ZERO_HASH] * (2 ** get_merkle_depth(len(leaves)) - len(leaves))
     levels = [level]
     while len(level) > 1:
-        level = [keccak256(left + right) for left, right in zip(level[::2], level[1::2])]
+        level = [
+            keccak256(left + right) for left, right in zip(level[::2], level[1::2], strict=True)
+        ]
         levels.append(level)
     return levels
 

@@ -520,11 +520,7 @@ def collector_start(
         terms.check()
         config = quality_config(quality)
         task = load_task(config, seed)
-        own_validation = (
-            None
-            if validation is None
-            else load_validation(validation, task.image_shape, len(config.task_classes))
-        )
+        own_validation = None if validation is None else load_validation(validation, task)
         connection = connect_party(
             rpc, market, deployment, from_block, ipfs, store_dir, keystore, dev, dev_quiet_s, wait_s
         )

@@ -12,23 +12,33 @@ import numpy as np
 
 from hyperx.impl.errors import BadInput
 from hyperx.impl.quality import corruptions
-from hyperx.impl.quality.data import check_images, load_images
+from hyperx.impl.quality.data import (
+    Labelled,
+    Task,
+    check_images,
+    load_labelled,
+    numbered,
+    task_labels,
+)
 from hyperx.impl.quality.errors import QualityError
 
 DATASET_FORMS = "an .npz of x (images) and y (labels), an MNIST idx folder or a folder per class"
 
 
-def load_dataset(path: Path, option: str) -> tuple[np.ndarray, np.ndarray]:
-    """(images, labels) of `path`: an .npz, an MNIST idx folder or one folder per class."""
+def load_dataset(path: Path, option: str) -> Labelled:
+    """The images of `path` with their labels and the labels' class names: an .npz, an
+    MNIST idx folder or one folder per class (`hyperx-eval dataset` writes an .npz
+    labelled with the original classes; the names map them to a task's indices)."""
     path = Path(path)
     if not path.exists():
         raise BadInput(f"{option} {path}: no such file or folder")
     if path.is_file():
         if path.suffix != ".npz":
             raise BadInput(f"{option} {path}: expected {DATASET_FORMS}")
-        return _load_npz(path, option)
+        x, y = _load_npz(path, option)
+        return numbered(x, y)
     try:
-        return load_images(path)
+        return load_labelled(path)
     except QualityError as error:
         raise BadInput(f"{option} {error}") from None
     except (OSError, ValueError) as error:  # an image file PIL cannot read
@@ -63,25 +73,27 @@ def _load_npz(path: Path, option: str) -> tuple[np.ndarray, np.ndarray]:
             f"{option} {path} is damaged: its arrays cannot be read ({type(error).__name__})"
         ) from None
     try:
-        return check_images(x, y, f"{option} {path}")
+        return check_images(x, y, f"{option} {path}"), np.asarray(y)
     except QualityError as error:
         raise BadInput(str(error)) from None
 
 
-def load_validation(path: Path, image_shape: tuple[int, int], num_classes: int):
-    """The collector's own validation set, checked against the assessor's task."""
-    x, y = load_dataset(path, "--validation")
-    if tuple(x.shape[1:]) != tuple(image_shape):
+def load_validation(path: Path, task: Task) -> tuple[np.ndarray, np.ndarray]:
+    """The collector's own validation set, checked against the assessor's task: its
+    labels mapped to the task's indices by class name."""
+    labelled = load_dataset(path, "--validation")
+    x, shape = labelled.x, task.image_shape
+    if tuple(x.shape[1:]) != tuple(shape):
         raise BadInput(
             f"--validation {path} holds {x.shape[1]}x{x.shape[2]} images, the assessor takes"
-            f" {image_shape[0]}x{image_shape[1]}"
+            f" {shape[0]}x{shape[1]}"
         )
-    if len(x) == 0 or y.min() < 0 or y.max() >= num_classes:
-        raise BadInput(
-            f"--validation {path}: labels must be the task's classes numbered 0..{num_classes - 1}"
-            " (as `hyperx-eval dataset --validation-out` writes them), and there must be some"
-        )
-    return x, y
+    if len(x) == 0:
+        raise BadInput(f"--validation {path} holds no images")
+    try:
+        return x, task_labels(labelled, task.task_class_names, f"--validation {path}")
+    except QualityError as error:
+        raise BadInput(str(error)) from None
 
 
 def parse_synthetic(text: str) -> tuple[str, int]:

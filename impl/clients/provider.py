@@ -55,6 +55,7 @@ from hyperx.impl.crypto import (
 from hyperx.impl.datastore import compute_root_cid
 from hyperx.impl.datastore.cid import DatastoreError, bytes32_to_cid, cid_to_bytes32
 from hyperx.impl.quality import pipeline
+from hyperx.impl.quality.data import Labelled
 from hyperx.impl.quality.errors import QualityError
 from hyperx.spec import secp256k1
 from hyperx.spec.config import MASTER_KEY_SLOT
@@ -112,7 +113,11 @@ class ProviderClient(Party):
     ):
         super().__init__(chain, account, state, confirmations, finality=finality)
         self.store = store  # F_DS: hyperx.impl.datastore Datastore
-        self.x, self.y = dataset
+        # A user's file (`Labelled`: labels with their class names) is mapped to the
+        # task's indices by the names the session's extractor carries, when it joins;
+        # a synthetic dataset comes as (images, task indices)
+        self.labelled = dataset if isinstance(dataset, Labelled) else None
+        self.x, self.y = (dataset.x, dataset.y) if self.labelled is not None else dataset
         self.session_id = session_id  # join only this session; None: the first one that fits
         self.policy = policy or JoinPolicy()  # this provider's terms for joining a session
         self.misbehaviour = misbehaviour
@@ -155,9 +160,10 @@ class ProviderClient(Party):
             offer = self.store.get(bytes32_to_cid(event.args["adr_theta"]))
             extractor_cid, collector_key = decode_offer(offer, event.args["collector"])
             # A provider joins only a session whose extractor it can fetch and run on its data.
-            pipeline.check_provider_images(
-                pipeline.load_extractor(self.store.get(extractor_cid)), self.x, self.y
-            )
+            extractor = self.store.get(extractor_cid)
+            if self.labelled is not None:
+                self.x, self.y = pipeline.provider_labels(extractor, self.labelled, "--data")
+            pipeline.check_provider_images(pipeline.load_extractor(extractor), self.x, self.y)
         except (ArtifactError, DatastoreError, QualityError) as error:
             return self._skip(sid, str(error))
         binding = session_binding(self.chain.chain_id, self.chain.contract_address, sid)
