@@ -614,6 +614,10 @@ class Schedule:
             name, now = self.next_move(), None
         else:
             name, now = self.pick([n for n in model.TRANSITIONS if n != "create_session"]), None
+        if name in ("dispute_review", "dispute_claim") and now is None and self.chance(5):
+            # a dispute in the last moment: the deadline itself must already be too late
+            deadline = self.model.get("deadline")
+            now = deadline if deadline is not None and deadline >= self.now else None
         sender, value, spec_args, model_args = getattr(self, f"args_{name}")()
         if self.chance(0.5) and name not in self.contract.PAYABLE:
             value = 1  # F_BC refuses it

@@ -81,6 +81,11 @@ EQUIVALENT = {
         "review's, whose ABI encoding (three dynamic fields, 256 bytes and more) is "
         "never a claim's (160 bytes), so 'not the delivered key' rejects the same calls"
     ),
+    "guard-dispute_claim-caller-is-not-the-collector": (
+        "a valid dispute needs the review key's secret, which only the collector holds "
+        "until its own dispute ends the trade, and nothing a dispute changes or emits "
+        "depends on who sent it"
+    ),
     "merkle-bound-get_merkle_depth-op0": (
         "(n - 1).bit_length() is 0 at n = 1 too; n = 0 never reaches it (cf_shards >= 1, "
         "and a dataset has cf_shards leaves)"
