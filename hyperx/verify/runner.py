@@ -60,7 +60,7 @@ PROFILES = {
         min_steps=20,
         proof_examples=200,
         mutant_schedules=100,
-        mutant_examples=100,
+        mutant_examples=200,  # the same schedules as the proofs' own differential check
     ),
     "thorough": VerifyProfile(
         "thorough",
