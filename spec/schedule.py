@@ -528,7 +528,7 @@ class World:
             return False
         value, interface, args = built
         tx = self.chain.submit(self.address[name], value, interface, *args)
-        self._register_delivery(tx, ins["variant"] == "honest")
+        self._register_delivery(tx, seals_committed_keys(ins))
 
     # Driving by hand (tests, the economic adversary)
 
@@ -838,6 +838,13 @@ def build_adversary_call(world: World, party: Party, ins: dict):
     junk = _junk(ins)
     ephemeral, sealed = seal_master_key(view.review_key, junk, sid, draw_ephemeral(junk))
     return 0, interface, (sid, ephemeral, sealed)
+
+
+def seals_committed_keys(ins: dict) -> bool:
+    """Whether a review or a claim that `build_adversary_call` forms for `ins` seals the
+    committed keys, as the simulator must be told: only "wrong" seals junk; every other
+    variant means nothing for these two interfaces and is built as "honest"."""
+    return ins["variant"] != "wrong"
 
 
 def _junk(ins: dict) -> bytes:
