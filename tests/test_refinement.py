@@ -151,3 +151,18 @@ def test_refinement_fails_on_a_collector_that_picks_the_worst_provider(monkeypat
 
 def test_invariants_are_named():
     assert len(INVARIANTS) >= 9
+
+
+def test_a_run_reports_its_seed_and_the_seed_repeats_it():
+    """A failure that CI finds on a fresh seed must be repeatable from the log alone."""
+    first = run_refinement(schedules=30, min_steps=20)
+    assert first.seed is not None
+    again = run_refinement(schedules=30, min_steps=20, seed=first.seed)
+    other = run_refinement(schedules=30, min_steps=20, seed=first.seed + 1)
+    assert (again.schedules, again.steps, again.sweep_calls, again.outcomes) == (
+        first.schedules,
+        first.steps,
+        first.sweep_calls,
+        first.outcomes,
+    )
+    assert (other.steps, other.sweep_calls) != (first.steps, first.sweep_calls)

@@ -191,6 +191,12 @@ def test_report_whose_control_fails_is_not_ok():
         ),
         (["--sample", "3"], {}, "error: --sample picks mutants to run; add --mutants"),
         (
+            ["--replay", "trace.json", "--seed", "4"],
+            {},
+            "error: --replay runs one saved trace, which needs no seed; drop --seed",
+        ),
+        (["--seed", "-1"], {}, "error: --seed must be in [0, 2**32), got -1"),
+        (
             ["--mutants", "--sample", "0"],
             {},
             f"error: --sample: 0 is not in [1, {len(select_mutants())}] (the mutant count)",
@@ -229,3 +235,30 @@ def test_module_entry_point_reports_bad_input_without_traceback():
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr == "error: --profile: unknown profile 'nope' (choose quick or thorough)\n"
+
+
+def test_a_failing_run_ends_with_its_seed_reason_and_schedule(
+    app, tiny_quick, failing_trace, tmp_path, monkeypatch
+):
+    """CI keeps only the tail of the log: the failure's last lines must be enough to
+    replay it (the schedule as one JSON line, and the seed)."""
+    monkeypatch.chdir(tmp_path)
+    failed = RefinementReport(
+        schedules=7,
+        steps=140,
+        failures=1,
+        failing_trace=failing_trace,
+        seconds=1.0,
+        message="InvariantViolation: session 0: 100 wei stuck, owed to honest P1\nstate.mine(...)",
+        seed=1234,
+    )
+    monkeypatch.setattr(runner, "run_proofs", lambda examples: [])
+    monkeypatch.setattr(runner, "run_refinement", lambda **kwargs: failed)
+    result = invoke(app, "--profile", "quick")
+    assert result.exit_code == 1
+    assert "Seed 1234" in result.stdout
+    tail = result.stderr.rstrip("\n").splitlines()
+    assert json.loads(tail[-1]) == failing_trace
+    assert "--seed 1234" in "\n".join(tail[:-1])
+    assert "100 wei stuck, owed to honest P1" in "\n".join(tail[:-1])
+    assert json.loads((tmp_path / "hyperx-failing-trace.json").read_text()) == failing_trace

@@ -58,6 +58,13 @@ def verify(
         Path | None,
         typer.Option(metavar="TRACE.json", help="Run one saved schedule instead of fresh ones."),
     ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            metavar="N",
+            help="Run the refinement schedules of an earlier run again (every run prints its seed).",
+        ),
+    ] = None,
     economics: Annotated[
         bool,
         typer.Option(
@@ -82,7 +89,7 @@ def verify(
         return
     try:
         chosen = get_profile(profile)
-        check_options(mutants, replay, sample)
+        check_options(mutants, replay, sample, seed)
         mutant_ids = select_mutants(sample) if mutants else None
         trace = read_trace(replay) if replay is not None else None
     except VerifyInputError as error:
@@ -110,7 +117,9 @@ def verify(
             if not stderr.is_terminal and done:  # no live display: a line per step
                 stderr.print(f"{PHASES[phase]} {done}/{total} {note}".rstrip(), highlight=False)
 
-        report = run_verify(chosen, mutants=mutant_ids, trace=trace, progress=on_progress)
+        report = run_verify(
+            chosen, mutants=mutant_ids, trace=trace, progress=on_progress, seed=seed
+        )
 
     if report.refinement.failures and report.refinement.message:
         reason = report.refinement.message.strip().splitlines()[0]
@@ -126,8 +135,29 @@ def verify(
         typer.echo(json_lib.dumps(report.to_json()))
     else:
         print_report(report, _stdout())
+    if report.refinement.failures and trace is None:
+        print_failure(report.refinement, stderr)
     if not report.ok:
         raise typer.Exit(1)
+
+
+def print_failure(refinement, stderr: Console) -> None:
+    """The failure and its shrunk schedule, last: a CI log that keeps only its tail
+    still holds what `hyperx verify --replay` needs (the schedule as one JSON line)."""
+    stderr.print(
+        f"refinement failed:\n{escape(refinement.message or '').rstrip()}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if refinement.seed is not None:
+        stderr.print(f"the run's seed: {refinement.seed} (--seed {refinement.seed})", highlight=False)
+    if refinement.failing_trace is not None:
+        stderr.print("the failing schedule (save it as a file for --replay):", highlight=False)
+        stderr.print(
+            escape(json_lib.dumps(refinement.failing_trace, separators=(",", ":"))),
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def run_economics_command(
@@ -222,6 +252,12 @@ def print_report(report: VerifyReport, console: Console) -> None:
         )
         console.print(
             f"Sessions ended: {ended}; role sweep: {refinement.sweep_calls:,} calls",
+            highlight=False,
+        )
+    if refinement.seed is not None:
+        console.print(
+            f"Seed {refinement.seed} (the same schedules again: "
+            f"hyperx verify --profile {report.profile} --seed {refinement.seed})",
             highlight=False,
         )
 

@@ -23,6 +23,7 @@ not exceed the ideal leak.
 import copy
 import io
 import json
+import random
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -1080,6 +1081,7 @@ class RefinementReport:
     message: str | None = None  # the failure, and Hypothesis' shrunk steps
     outcomes: dict = field(default_factory=dict)  # how the sessions ended, for coverage
     sweep_calls: int = 0  # calls the role sweep checked
+    seed: int | None = None  # the run's seed: the same seed runs the same schedules
 
 
 def run_refinement(
@@ -1096,7 +1098,10 @@ def run_refinement(
     (a mutated copy of hyperx.spec.contract with the same API), the parties of
     `parties_module` (likewise, of hyperx.spec.parties). The first failure
     ends the run; with `shrink` (default) Hypothesis first shrinks it, and the
-    report's failing_trace is the shrunk schedule. `seed` makes the run replay."""
+    report's failing_trace is the shrunk schedule. `seed` makes the run replay; without
+    one, a fresh seed is drawn and reported, so any run can be repeated exactly."""
+    if seed is None:
+        seed = random.SystemRandom().getrandbits(32)
     stats = _Stats()
     machine = type(
         "RefinementMachine",
@@ -1140,6 +1145,7 @@ def run_refinement(
         message=message,
         outcomes=dict(stats.outcomes),
         sweep_calls=stats.sweep_calls,
+        seed=seed,
     )
 
 

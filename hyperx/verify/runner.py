@@ -178,6 +178,7 @@ class VerifyReport:
                 "failures": self.refinement.failures,
                 "outcomes": self.refinement.outcomes,
                 "sweep_calls": self.refinement.sweep_calls,
+                "seed": self.refinement.seed,
             },
             "mutants": mutants,
             "ok": self.ok,
@@ -206,9 +207,15 @@ def read_trace(path: Path) -> dict:
         raise VerifyInputError(f"--replay: {reason}") from error
 
 
-def check_options(mutants: bool, replay_path: Path | None, sample: int | None) -> None:
+def check_options(
+    mutants: bool, replay_path: Path | None, sample: int | None, seed: int | None = None
+) -> None:
     if replay_path is not None and mutants:
         raise VerifyInputError("--replay runs one saved trace; drop --mutants")
+    if replay_path is not None and seed is not None:
+        raise VerifyInputError("--replay runs one saved trace, which needs no seed; drop --seed")
+    if seed is not None and not 0 <= seed < 2**32:
+        raise VerifyInputError(f"--seed must be in [0, 2**32), got {seed}")
     if sample is not None and not mutants:
         raise VerifyInputError("--sample picks mutants to run; add --mutants")
 
@@ -232,10 +239,12 @@ def run_verify(
     trace: dict | None = None,
     progress: Progress | None = None,
     workers: int | None = None,
+    seed: int | None = None,
 ) -> VerifyReport:
     """Run the proofs, the refinement suite and (given `mutants`, ids from
     `select_mutants`) the mutation run; with a `trace` (from `read_trace`), replay
-    that one schedule instead."""
+    that one schedule instead. `seed` repeats an earlier run's schedules (every run
+    reports its seed)."""
     report_progress = progress or (lambda phase, done, total, note: None)
     start = time.perf_counter()
 
@@ -245,7 +254,9 @@ def run_verify(
         proofs = run_proofs(examples=profile.proof_examples)
         report_progress("proofs", 1, 1, "")
         report_progress("refinement", 0, profile.schedules, "")
-        refinement = run_refinement(schedules=profile.schedules, min_steps=profile.min_steps)
+        refinement = run_refinement(
+            schedules=profile.schedules, min_steps=profile.min_steps, seed=seed
+        )
     else:
         report_progress("refinement", 0, 1, "replay")
         refinement = replay(trace)
