@@ -150,7 +150,9 @@ def print_failure(refinement, stderr: Console) -> None:
         soft_wrap=True,
     )
     if refinement.seed is not None:
-        stderr.print(f"the run's seed: {refinement.seed} (--seed {refinement.seed})", highlight=False)
+        stderr.print(
+            f"the run's seed: {refinement.seed} (--seed {refinement.seed})", highlight=False
+        )
     if refinement.failing_trace is not None:
         stderr.print("the failing schedule (save it as a file for --replay):", highlight=False)
         stderr.print(
