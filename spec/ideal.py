@@ -41,6 +41,10 @@ The interfaces, and how they extend Figure 9:
 Leakage to the collector, exactly: features of sampled shards (to the collector
 only), the candidate's sampled plaintext once it discloses it, and the optimal
 provider's whole dataset once it delivers. `leaks` records the plaintext shards.
+A corrupted provider's dataset may hold junk entries (None): shards it committed as
+ciphertext that its committed key does not open. They leak nothing, and a sample
+that holds one reproduces no features (the residual of `hyperx.spec.contract`: a
+shard outside the sample may be junk, and nothing on chain can show it).
 
 A move the functionality cannot accept raises `SimulationError`: the real world
 did something no ideal-world adversary can, so the refinement fails.
@@ -136,9 +140,12 @@ class FHyperX:
     def _true_features(self, session: IdealSession, provider: IdealProvider) -> bytes | None:
         if provider.dataset is None or session.extractor_blob is None:
             return None
-        return self.extractor(
-            session.extractor_blob, [provider.dataset[i] for i in provider.sample]
-        )
+        sample = [provider.dataset[i] for i in provider.sample]
+        return None if None in sample else self.extractor(session.extractor_blob, sample)
+
+    def _leak(self, session: IdealSession, pid: Address, indices) -> None:
+        dataset = session.providers[pid].dataset
+        self.leaks.update((session.sid, pid, i) for i in indices if dataset[i] is not None)
 
     # SessionCreate
 
@@ -277,7 +284,7 @@ class FHyperX:
         provider = session.providers[session.candidate]
         session.reviewed, session.review_good = True, keys_good
         if keys_good and provider.dataset is not None:
-            self.leaks.update((session.sid, session.candidate, i) for i in provider.sample)
+            self._leak(session, session.candidate, provider.sample)
         true_features = self._true_features(session, provider)
         session.review_valid = (
             keys_good and true_features is not None and provider.features == true_features
@@ -320,7 +327,7 @@ class FHyperX:
         session.phase, session.master_good = CLOSED, master_good
         dataset = session.providers[session.optimal].dataset
         if master_good and dataset is not None:
-            self.leaks.update((session.sid, session.optimal, i) for i in range(len(dataset)))
+            self._leak(session, session.optimal, range(len(dataset)))
 
     def dispute_claim(self, sid: int, caller: Address, now: int) -> None:
         session = self._session(sid)

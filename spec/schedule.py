@@ -3,7 +3,8 @@
 A schedule is a list of plain JSON instructions (`"op"` names the kind):
 
   start_session  the collector starts a session: reward, deposit, pct_bps, shards,
-                 evaluation_s (cf_evaluation_deadline = now + evaluation_s), threshold
+                 evaluation_s (cf_evaluation_deadline = now + evaluation_s), threshold,
+                 and optionally its periods review_s and claim_s (default PERIOD_S)
   join           provider i joins session sid with a dataset of this quality (0-9)
   mine           one block, gap seconds after the head (1..MAX_GAP_S), holding the
                  listed pending transactions in that order (the rest wait)
@@ -30,6 +31,10 @@ A schedule is a list of plain JSON instructions (`"op"` names the kind):
   reorg_latest   the blocks from the one holding the latest successful call of a
                  deal-phase interface (SubmitReview ... DisputeClaim) on are
                  dropped, if none of them is final (paper Figure 4, aimed)
+  miscommit      provider i is handed to the adversary, joins session sid with a
+                 dataset of this quality but one shard miscommitted (target: which,
+                 and how; see `_miscommit`), and otherwise follows the protocol (a
+                 puppet: its own code runs, its moves are the adversary's)
 
 A trace file is {"version": 1, "providers": n, "steps": [instruction, ...]}.
 
@@ -54,7 +59,7 @@ always meet their deadlines. Without these the refinement would rightly fail, as
 an honest party could then be penalised.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from . import contract, parties
 from .chain import Blockchain, Transaction
@@ -74,6 +79,7 @@ from .ideal import (
 from .merkle import (
     compute_claim_digest,
     compute_merkle_proof,
+    compute_merkle_root,
     compute_review_digest,
     keccak256,
 )
@@ -83,10 +89,13 @@ from .parties import (
     REVIEWED,
     REVIEWING,
     Party,
+    SessionView,
     Task,
     compute_sample_size,
+    encode_manifest,
 )
 from .sealing import (
+    compute_key_hash,
     compute_shard_key,
     decrypt_shard,
     draw_ephemeral,
@@ -106,7 +115,7 @@ MAX_DISRUPTIONS = 3
 # One honest hop: final after FINALITY_DEPTH blocks, included within DELTA_BLOCKS + 1
 # more, each disruption costing at most as much again; every block <= MAX_GAP_S.
 HOP_BOUND_S = (FINALITY_DEPTH + DELTA_BLOCKS + 1) * (1 + MAX_DISRUPTIONS) * MAX_GAP_S
-PERIOD_S = 300  # cf_review_s and cf_claim_s: longer than one hop
+PERIOD_S = 300  # the default cf_review_s and cf_claim_s: longer than one hop
 EVALUATION_SLACK_S = 2 * HOP_BOUND_S  # sample + features after a registration
 OUTSIDER = "X"
 ANY_PROVIDER = "P*"  # in corrupt and deviate: the provider the triggering event names
@@ -120,8 +129,10 @@ INTERFACE_NAMES = tuple(contract.INTERFACES)
 # How a corrupted party forms a call's arguments: "honest", as an honest party of
 # its role would (it may still call at the wrong time, twice, or in a wrong role);
 # "wrong", breaking one rule of the call (chosen by its target); "withhold"
-# (registration), committing shards it does not store; "other" (submit_features),
-# features of better data than it committed (the residual of hyperx.spec.contract).
+# (registration), committing shards it does not store; "other": (registration) one
+# shard miscommitted (`_miscommit`), (submit_features) features of better data than
+# it committed (the residual of hyperx.spec.contract), and (set_optimal) the
+# session's candidate whoever the target.
 VARIANTS = ("honest", "wrong", "withhold", "other")
 DEAL_EVENTS = ("SubmitReview", "DisputeReview", "SetOptimal", "ClaimReward", "DisputeClaim")
 # When a corruption takes effect: now, or as the first final event of that name
@@ -159,7 +170,10 @@ _FIELDS = {
     "call": {"party": str, "interface": str, "sid": int, "variant": str, "target": int},
     "store": {"party": str, "sid": int, "which": str},
     "reorg_latest": {"event": str, "requeue": bool},
+    "miscommit": {"provider": int, "sid": int, "quality": int, "target": int},
 }
+# Fields an instruction may leave out (older traces do), with their defaults
+_OPTIONAL = {"start_session": {"review_s": PERIOD_S, "claim_s": PERIOD_S}}
 
 
 def validate_instruction(instruction) -> dict:
@@ -169,8 +183,10 @@ def validate_instruction(instruction) -> dict:
             f"not an instruction (op must be one of {sorted(_FIELDS)}): {instruction!r}"
         )
     op = instruction["op"]
-    for name, kind in _FIELDS[op].items():
-        value = instruction.get(name)
+    optional = _OPTIONAL.get(op, {})
+    fields = {**_FIELDS[op], **{name: type(default) for name, default in optional.items()}}
+    for name, kind in fields.items():
+        value = instruction.get(name, optional.get(name))
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise ValueError(f"{op}: field {name!r} must be {kind.__name__}, got {value!r}")
     if op == "mine" and not all(isinstance(i, int) for i in instruction["include"]):
@@ -302,6 +318,12 @@ class World:
         # event name -> (party to corrupt, the call it then makes or None)
         self.corruptions: dict[str, list[tuple[str, dict | None]]] = {}
         self.trace: list[dict] = []
+        self.public: dict[int, SessionView] = {}  # sid -> the session, from final events
+        # callables world -> None, run after every reaction (the verifier's watches)
+        self.observers: list = []
+        # (sid, provider) -> shards a corrupted provider committed as junk ciphertext
+        self.junk_shards: dict[tuple[int, Address], set[int]] = {}
+        self.puppets: set[str] = set()  # corrupted parties that follow the protocol
 
     # Reading the world
 
@@ -315,9 +337,17 @@ class World:
     def is_honest_tx(self, tx: Transaction) -> bool:
         return tx.sender in self.name_of and self.is_honest(self.name_of[tx.sender])
 
-    def views(self):
-        """Every session as the public sees it from final events."""
-        return self.collector.sessions
+    def views(self) -> dict[int, SessionView]:
+        """Every session as the public sees it from final events: the environment's
+        own reading, with the spec's SessionView, never the parties' (a party under
+        test may misread the chain; the outcomes and deadlines the checks use may not)."""
+        return self.public
+
+    def _observe(self, event, timestamp: int) -> None:
+        if event.name == "CreateSession":
+            self.public[event.args["sid"]] = SessionView.from_create(event)
+        elif event.args.get("sid") in self.public:
+            self.public[event.args["sid"]].apply(event, timestamp)
 
     def new_tx_ids(self, known: set[int]) -> list[int]:
         return [i for i in self.seen if i not in known]
@@ -336,8 +366,10 @@ class World:
         self.aimed_reorgs = [ins for ins in self.aimed_reorgs if not self._fire_aimed_reorg(ins)]
         planned = []  # moves of parties corrupted now, made once their view is current
         for number in range(self.final_seen + 1, self.chain.final_height + 1):
-            for receipt in self.chain.blocks[number].receipts:
+            block = self.chain.blocks[number]
+            for receipt in block.receipts:
                 for event in receipt.events if receipt.success else ():
+                    self._observe(event, block.timestamp)
                     for name, move in self.corruptions.pop(event.name, []):
                         if name == ANY_PROVIDER:  # whichever provider the event names
                             name = self.name_of.get(event.args.get("pid"), "")
@@ -348,8 +380,11 @@ class World:
                         if move is not None:
                             planned.append(move)
         self.final_seen = self.chain.final_height
-        for party in self.parties.values():
-            party.on_block(self.chain, self.datastore)
+        for name, party in self.parties.items():
+            if name in self.puppets:
+                self._run_puppet(party)
+            else:
+                party.on_block(self.chain, self.datastore)
         for move in planned:  # the adversary sees its planned move mined like an honest one
             known = set(tx.tx_id for tx in self.chain.mempool)
             self._op_call(move)
@@ -361,8 +396,15 @@ class World:
                 if self.is_honest_tx(tx):
                     self.honest_sent.add(tx.tx_id)
                     self._register_delivery(tx, True)
+                elif self.name_of.get(tx.sender) in self.puppets:
+                    self.urgent.add(tx.tx_id)  # the adversary has its puppet keep time
+                    as_built = {"sid": tx.call.args[0], "interface": tx.call.name, "variant": ""}
+                    puppet = self.parties[self.name_of[tx.sender]]
+                    self._register_delivery(tx, seals_committed_keys(puppet, as_built))
         if self.with_ideal:
             self.simulator.observe(self.chain, self.datastore)
+        for observer in self.observers:
+            observer(self)
 
     def _register_delivery(self, tx: Transaction, keys_good: bool) -> None:
         """Tell the simulator how a review or a claim was built (honest parties
@@ -381,14 +423,17 @@ class World:
             return False
         blob = make_extractor_blob(self.sessions_started)
         self.sessions_started += 1
+        periods = {
+            name: ins.get(name, default) for name, default in _OPTIONAL["start_session"].items()
+        }
         task = Task(
             ins["reward"],
             ins["deposit"],
             ins["pct_bps"],
             ins["shards"],
             ins["evaluation_s"],
-            PERIOD_S,
-            PERIOD_S,
+            periods["review_s"],
+            periods["claim_s"],
             ins["threshold"],
             blob,
         )
@@ -403,8 +448,21 @@ class World:
         if view.config["cf_shards"] > MAX_JOIN_SHARDS:
             return False  # datasets this large are not part of these schedules
         dataset = make_dataset(name, ins["sid"], ins["quality"], view.config["cf_shards"])
-        self.simulator.on_join(ins["sid"], self.address[name], dataset, self.chain.now)
+        if self.is_acceptable(view):
+            self.simulator.on_join(ins["sid"], self.address[name], dataset, self.chain.now)
         self.parties[name].join(ins["sid"], dataset)
+
+    def is_acceptable(self, view) -> bool:
+        """An honest provider's join policy (Figure 3, lines 46-47) as the environment
+        reads it: the offer of the collector whose offer key the providers hold, on F_DS,
+        with periods no shorter than their floor (PERIOD_S). A join outside it is asked
+        all the same and told to no one: the provider must stay out of the session."""
+        config = view.config
+        return (
+            view.collector == self.address["C"]
+            and self.datastore.has(config["adr_theta"])
+            and min(config["cf_review_s"], config["cf_claim_s"]) >= PERIOD_S
+        )
 
     def _op_mine(self, ins: dict):
         pending = {tx.tx_id for tx in self.chain.mempool}
@@ -502,6 +560,39 @@ class World:
         }
         return self._op_corrupt(ins, move)
 
+    def _run_puppet(self, party: Party) -> None:
+        """A corrupted party the adversary lets its own code drive: it reacts as an
+        honest one would, and the simulator learns what it commits and submits."""
+        party.corrupted = False
+        try:
+            party.on_block(self.chain, self.datastore)
+        finally:
+            party.corrupted = True
+        for sid, holding in party.holdings.items():
+            self.tell_holding(sid, party, holding)
+        for sid, (adr, features) in party.submitted_features.items():
+            self.simulator.on_adversary_features(sid, party.address, adr, features)
+
+    def _op_miscommit(self, ins: dict):
+        name = f"P{ins['provider']}"
+        view = self.views().get(ins["sid"])
+        if name not in self.parties or view is None or not self.is_honest(name):
+            return False
+        party, sid = self.parties[name], ins["sid"]
+        if sid in party.holdings or view.config["cf_shards"] > MAX_JOIN_SHARDS:
+            return False
+        self._corrupt(name)
+        self.puppets.add(name)
+        party.join(sid, make_dataset(name, sid, ins["quality"], view.config["cf_shards"]))
+        party.ensure_holding(self.datastore, sid)
+        party.holdings[sid] = _miscommit(self, sid, party, ins["target"])
+
+    def tell_holding(self, sid: int, party: Party, holding) -> None:
+        """The simulator learns a corrupted provider's dataset, its junk shards as None."""
+        junk = self.junk_shards.get((sid, party.address), set())
+        dataset = [None if i in junk else plain for i, plain in enumerate(holding.plaintexts)]
+        self.simulator.on_adversary_holding(sid, party.address, dataset)
+
     def _corrupt(self, name: str) -> None:
         party = self.parties[name]
         if party.corrupted:
@@ -509,7 +600,7 @@ class World:
         party.corrupt()
         self.simulator.on_corrupt(party.address)
         for sid, holding in getattr(party, "holdings", {}).items():
-            self.simulator.on_adversary_holding(sid, party.address, holding.plaintexts)
+            self.tell_holding(sid, party, holding)
         for sid, (adr, features) in getattr(party, "submitted_features", {}).items():
             self.simulator.on_adversary_features(sid, party.address, adr, features)
 
@@ -528,7 +619,7 @@ class World:
             return False
         value, interface, args = built
         tx = self.chain.submit(self.address[name], value, interface, *args)
-        self._register_delivery(tx, seals_committed_keys(ins))
+        self._register_delivery(tx, seals_committed_keys(self.parties[name], ins))
 
     # Driving by hand (tests, the economic adversary)
 
@@ -812,8 +903,9 @@ def build_adversary_call(world: World, party: Party, ins: dict):
     if interface == "set_candidate":
         key = compute_public_key(_review_secret_of(world, party, sid))
         return 0, interface, (sid, target, key[:-1] if wrong else key)
-    if interface == "set_optimal":
-        return 0, interface, (sid, target)
+    if interface == "set_optimal":  # "other": the session's candidate, whatever its review
+        promoted = view.candidate if ins["variant"] == "other" and view.candidate else target
+        return 0, interface, (sid, promoted)
     if interface in ("claim_deposit", "claim_refund"):
         return 0, interface, (sid,)
     if interface in ("dispute_review", "dispute_claim"):
@@ -840,11 +932,20 @@ def build_adversary_call(world: World, party: Party, ins: dict):
     return 0, interface, (sid, ephemeral, sealed)
 
 
-def seals_committed_keys(ins: dict) -> bool:
+def seals_committed_keys(party: Party, ins: dict) -> bool:
     """Whether a review or a claim that `build_adversary_call` forms for `ins` seals the
-    committed keys, as the simulator must be told: only "wrong" seals junk; every other
-    variant means nothing for these two interfaces and is built as "honest"."""
-    return ins["variant"] != "wrong"
+    committed keys, as the simulator must be told: the party's own shard keys (every
+    variant but "wrong" seals them; a party with no holding seals junk), each hashing
+    to what its registration committed (a miscommitted hash is a lie the keys expose)."""
+    holding = getattr(party, "holdings", {}).get(ins["sid"])
+    view = party.sessions.get(ins["sid"])
+    if ins["variant"] == "wrong" or holding is None or view is None:
+        return False
+    if ins["interface"] == "submit_review":
+        shards = view.samples.get(party.address, [])
+    else:
+        shards = range(len(holding.shard_keys))
+    return all(compute_key_hash(holding.shard_keys[i]) == holding.key_hashes[i] for i in shards)
 
 
 def _junk(ins: dict) -> bytes:
@@ -865,8 +966,10 @@ def _build_registration(world: World, party: Party, ins: dict, view, junk: bytes
             party.holdings[sid] = world.parties_module.prepare_holding(
                 world.datastore, party.joins[sid], party._derive(b"master", sid), stored
             )
+            if ins["variant"] == "other":
+                party.holdings[sid] = _miscommit(world, sid, party, ins["target"])
         holding = party.holdings[sid]
-        world.simulator.on_adversary_holding(sid, party.address, holding.plaintexts)
+        world.tell_holding(sid, party, holding)
         root, manifest = holding.root, holding.adr_manifest
     value, breakage = view.config["cf_deposit"], ins["target"] % 4
     if ins["variant"] == "wrong":  # one rule of registration broken
@@ -875,6 +978,28 @@ def _build_registration(world: World, party: Party, ins: dict, view, junk: bytes
         value += breakage == 2
         manifest = ZERO_HASH if breakage == 3 else manifest
     return value, "registration", (sid, root, n, manifest)
+
+
+def _miscommit(world: World, sid: int, party: Party, target: int):
+    """Registration "other": the provider's holding with one shard (target // 2) committed
+    wrongly, in a way the contract cannot see at registration. Even target: its
+    ciphertext is under another key than the one whose hash is committed (a junk shard:
+    no key the provider can reveal opens it). Odd target: its committed key hash is not
+    its shard key's (revealing the key shows the lie)."""
+    holding = party.holdings[sid]
+    index = target // 2 % len(holding.cids)
+    other_key = keccak256(b"miscommitted" + holding.master_key + index.to_bytes(4, "big"))
+    cids, key_hashes = list(holding.cids), list(holding.key_hashes)
+    if target % 2 == 0:
+        junk = encrypt_shard(other_key, index, holding.plaintexts[index])
+        cids[index] = world.datastore.store(junk)
+        world.junk_shards.setdefault((sid, party.address), set()).add(index)
+    else:
+        key_hashes[index] = compute_key_hash(other_key)
+    manifest = world.datastore.store(encode_manifest(cids, key_hashes))
+    tampered = replace(holding, cids=cids, key_hashes=key_hashes, adr_manifest=manifest)
+    tampered.root = compute_merkle_root(tampered.leaves)
+    return tampered
 
 
 def _build_features(world: World, party: Party, ins: dict, view, holding, sample):

@@ -136,6 +136,11 @@ class Simulator:
             dataset = self.datasets.get((sid, sender))
             if not ideal.is_honest(sender):
                 dataset = self.corrupt_datasets.get((sid, sender))
+            require(
+                dataset is not None or not ideal.is_honest(sender),
+                f"session {sid}: honest {sender} registered, asked to join by no one "
+                "(or outside its join policy)",
+            )
             ideal.provider_participate(sid, sender, dataset, now)
         elif event.name == "SampleData":
             ideal.sample(sid, sender, args["pid"], list(args["indices"]), now)

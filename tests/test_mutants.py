@@ -17,6 +17,7 @@ from hyperx.verify.mutants import (
     get_mutant_ids,
     read_spec_source,
 )
+from hyperx.verify.refinement import run_refinement
 from hyperx.verify.runner import PROFILES, VerifyProfile, run_mutant, select_mutants
 
 COLLECTOR = "0x" + "11" * 20
@@ -252,3 +253,37 @@ def test_economic_adversary_kills_what_the_collector_must_not_let_pass(mutant_id
     report = run_economics({"spec": lambda: spec_world(bundle.contract, bundle.parties)})
     assert not report.ok
     assert any("honest C loses" in p for o in report.outcomes for p in o.problems)
+
+
+@pytest.mark.parametrize(
+    ("mutant_id", "symptom"),
+    [
+        # prompt: a pull sent one block late
+        ("parties-bound-is_settled-op0", "has not sent its claim_"),
+        # thrifty: a call broadcast after its window closed
+        ("parties-exit-send", "in vain: "),
+        # reads right: a party that misses the deadline SubmitReview sets
+        ("parties-update-apply-deadline", "otherwise than its final events say"),
+        # keeps what it paid for: the compensated sample thrown away
+        ("parties-update-answer_review-plaintexts", "does not keep"),
+        # ... and says so: a dataset one junk shard short reported verified
+        ("parties-update-answer_claim-verified-2", "verified=True for a dataset it holds 7"),
+        # the join policy: a provider that registers in X's session
+        ("parties-exit-on_timers-2", "asked to join by no one"),
+        # a collusion plan: a dispute of a review the collector had promoted
+        ("guard-dispute_review-session-is-not-reviewing", "policy refuses it: no review"),
+    ],
+)
+def test_each_watch_of_the_verifier_kills_the_mutant_it_is_for(mutant_id, symptom):
+    """The checks added for issue 9's last gaps, each broken on purpose once: a short
+    refinement run or the economic strategies name the symptom."""
+    from hyperx.verify.economics import run_economics, spec_world
+
+    bundle = get_mutant(mutant_id).load()
+    with runner.without_shrinking():
+        refinement = run_refinement(
+            bundle.contract, parties_module=bundle.parties, schedules=100, min_steps=20, seed=0
+        )
+    economics = run_economics({"spec": lambda: spec_world(bundle.contract, bundle.parties)})
+    problems = [refinement.message or ""] + [p for o in economics.outcomes for p in o.problems]
+    assert any(symptom in problem for problem in problems), problems

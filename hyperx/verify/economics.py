@@ -34,6 +34,7 @@ from hyperx.spec.config import BPS, MIN_PERIOD_S
 from hyperx.spec.merkle import keccak256
 from hyperx.spec.parties import encode_manifest
 from hyperx.spec.schedule import CREATION_BREAKAGES, OUTSIDER, World, classify, make_dataset
+from hyperx.verify import refinement
 
 REWARD = 1_000_000
 DEPOSIT = 100_000
@@ -348,6 +349,23 @@ def best_features_of_other_data(world: World) -> None:
         call(world, "P0", "submit_review")
 
 
+def _best_miscommits(junk: bool, sampled: bool):
+    """P0 commits one shard wrongly and otherwise follows the protocol (a puppet): its
+    ciphertext under another key than the committed one (`junk`), or its committed key
+    hash not its shard key's; the shard inside or outside the collector's sample."""
+
+    def strategy(world: World) -> None:
+        start(world)
+        p0 = world.address["P0"]
+        sample = world.collector.sample_indices(0, p0)
+        index = next(i for i in range(SHARDS) if (i in sample) == sampled)
+        target = 2 * index + (not junk)
+        world.apply({"op": "miscommit", "provider": 0, "sid": 0, "quality": 9, "target": target})
+        join(world, skip=("P0",))
+
+    return strategy
+
+
 def outsider_grabs(world: World) -> None:
     """X tries every pull and every collector move, at every step."""
     honest(world)
@@ -459,6 +477,30 @@ STRATEGIES = (
         "commits junk, submits features of real data",
         best_features_of_other_data,
     ),
+    Strategy(
+        "best_junk_shard_unsampled",
+        "P0",
+        "one shard's ciphertext under another key, outside the sample",
+        _best_miscommits(junk=True, sampled=False),
+    ),
+    Strategy(
+        "best_junk_shard_sampled",
+        "P0",
+        "one shard's ciphertext under another key, in the sample",
+        _best_miscommits(junk=True, sampled=True),
+    ),
+    Strategy(
+        "best_lying_key_hash_unsampled",
+        "P0",
+        "one committed key hash not its shard key's, outside the sample",
+        _best_miscommits(junk=False, sampled=False),
+    ),
+    Strategy(
+        "best_lying_key_hash_sampled",
+        "P0",
+        "one committed key hash not its shard key's, in the sample",
+        _best_miscommits(junk=False, sampled=True),
+    ),
     Strategy("outsider_grabs", OUTSIDER, "tries every pull and collector move", outsider_grabs),
 )
 
@@ -469,6 +511,19 @@ RESIDUALS = {
         "the provider collects the compensation instead of the reward and keeps its data",
         COMPENSATION,
     ),
+    "best_junk_shard_unsampled": Residual(
+        "a shard committed as ciphertext that its committed key does not open is found "
+        "only if it is sampled; outside the sample nothing on chain shows it (a proof of "
+        "a wrong decryption, as in FairSwap, would need the cipher run on chain): the "
+        "collector pays the reward and lacks that shard",
+        UNIT,
+    ),
+    "best_junk_shard_sampled": Residual(
+        "a junk shard in the sample stops the promotion, and the review it stands on "
+        "cannot be proven wrong on chain: the provider collects the compensation for a "
+        "sample one shard short",
+        UNIT,
+    ),
 }
 
 
@@ -476,13 +531,17 @@ RESIDUALS = {
 
 
 def _real_shards(world: World) -> dict[str, set[int]]:
-    """The shards of each provider's real dataset (what it was asked to join with)."""
+    """The shards of each provider's real dataset (what it was asked to join with),
+    less those it committed as junk."""
     real = {}
     for name, provider in zip(world.names[1:], world.providers, strict=True):
         joined = world.simulator.datasets.get((0, world.address[name]))
+        if name in world.puppets:  # it joined with real data, then miscommitted a shard
+            joined = provider.joins.get(0)
         holding = provider.holdings.get(0)
         if joined is not None and holding is not None and holding.plaintexts == joined:
-            real[name] = set(range(len(joined)))
+            junk = world.junk_shards.get((0, world.address[name]), set())
+            real[name] = set(range(len(joined))) - junk
     return real
 
 
@@ -539,11 +598,29 @@ def judge(outcome: Outcome, baseline: dict[str, int]) -> None:
 
 
 def play(strategy: Strategy, make_world: Callable[[], World], engine: str) -> Outcome:
+    """One strategy to the session's end. On the spec's F_BC the refinement's checks
+    of the chain and of the honest parties ride along (a deviation must not make an
+    honest party's move revert, come late or go out in vain): a broken one is a
+    problem of the strategy's outcome."""
     world = make_world()
     initial = dict(world.chain.balances)
-    strategy.play(world)
-    world.finish()
-    return measure(world, strategy, engine, initial)
+    checked = engine == "spec"
+    if checked:
+        refinement.PartyWatch(world)
+    broken = None
+    try:
+        strategy.play(world)
+        world.finish()
+        if checked:
+            refinement.check_no_stuck_funds(world, refinement.check_chain(world))
+            if world.is_honest("C"):
+                refinement.check_collector_keeps(world, world.observables()[0])
+    except refinement.InvariantViolation as violation:
+        broken = str(violation)
+    outcome = measure(world, strategy, engine, initial)
+    if broken is not None:
+        outcome.problems.append(f"invariant: {broken}")
+    return outcome
 
 
 @dataclass

@@ -81,11 +81,6 @@ EQUIVALENT = {
         "review's, whose ABI encoding (three dynamic fields, 256 bytes and more) is "
         "never a claim's (160 bytes), so 'not the delivered key' rejects the same calls"
     ),
-    "guard-dispute_claim-caller-is-not-the-collector": (
-        "a valid dispute needs the review key's secret, which only the collector holds "
-        "until its own dispute ends the trade, and nothing a dispute changes or emits "
-        "depends on who sent it"
-    ),
     "merkle-bound-get_merkle_depth-op0": (
         "(n - 1).bit_length() is 0 at n = 1 too; n = 0 never reaches it (cf_shards >= 1, "
         "and a dataset has cf_shards leaves)"
@@ -99,23 +94,19 @@ EQUIVALENT = {
         "entry, and fetch_dataset refuses it all the same: its leaves do not give the "
         "registered root"
     ),
-    "parties-update-apply-features": (
-        "SessionView.features is read only by the adversary's moves (spec/schedule.py) "
-        "and the economic strategies, never by an honest party: skipping it weakens "
-        "the adversary, not the protocol"
-    ),
     "parties-exit-answer_review-2": (
-        "without this return the review goes on without the shard that did not "
-        "decrypt, and features recomputed from a sample missing a shard are not the "
-        "submitted ones: the collector does not promote the candidate either way"
+        "without this continue a junk shard is kept as None: the sample is already "
+        "marked incomplete, so the candidate is not promoted, and a None is no "
+        "provider's plaintext, so nothing the collector holds changes"
+    ),
+    "parties-bound-on_timers-op1": (
+        "at final_time == deadline the head is past the deadline too, and send() does not "
+        "broadcast a set_candidate that can no longer land (can_land): the mutant's "
+        "EndEvaluation then only reads F_DS"
     ),
     "parties-exit-_rebroadcast": (
         "with an empty outbox the loop that follows does nothing: the early return only "
         "skips reading the mempool"
-    ),
-    "parties-update-apply-refund_claimed": (
-        "SessionView.refund_claimed is read only by the adversary's pulls "
-        "(spec/schedule.py), never by an honest party"
     ),
 }
 

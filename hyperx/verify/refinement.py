@@ -56,7 +56,9 @@ from hyperx.spec.config import (
     ZERO_HASH,
 )
 from hyperx.spec.contract import Msg
+from hyperx.spec.ideal import ABORTED_AFTER_REVIEW, DEAL_CLOSED
 from hyperx.spec.merkle import keccak256
+from hyperx.spec.parties import CLOSED
 from hyperx.spec.schedule import (
     ANY_PROVIDER,
     CORRUPTION_POINTS,
@@ -66,6 +68,7 @@ from hyperx.spec.schedule import (
     MAX_DISRUPTIONS,
     MAX_GAP_S,
     OUTSIDER,
+    PERIOD_S,
     STORE_WHICH,
     VARIANTS,
     World,
@@ -80,15 +83,18 @@ PARTY_NAMES = ["C"] + [f"P{i}" for i in range(N_PROVIDERS)]
 BYZANTINE_PLANS = [("C", "SubmitReview"), ("C", "SetCandidate"), ("C", "SetOptimal")] + [
     (f"P{i}", at) for i in range(N_PROVIDERS) for at in ("SetCandidate", "SetOptimal")
 ]
+# ... and a provider handed over with its features in flight (the adversary inherits them)
+BYZANTINE_PLANS.append((ANY_PROVIDER, "SubmitFeatures"))
 # Deviations that need one planned move at the right moment (random calls rarely
 # hit them): junk keys in a review or a claim, disputes of good deliveries, features
 # of other data, a withholding registration
+JUNK_DELIVERY_PLANS = [
+    (ANY_PROVIDER, "SetCandidate", "submit_review", "wrong", 0),  # a sealed key not committed
+    (ANY_PROVIDER, "SetOptimal", "claim_reward", "wrong", 0),
+]
 DEVIATION_PLANS = (
-    [
-        (ANY_PROVIDER, "SetCandidate", "submit_review", "wrong", 0),  # a sealed key not committed
-        (ANY_PROVIDER, "SetOptimal", "claim_reward", "wrong", 0),
-        (ANY_PROVIDER, "SampleData", "submit_features", "other", 0),
-    ]
+    JUNK_DELIVERY_PLANS
+    + [(ANY_PROVIDER, "SampleData", "submit_features", "other", 0)]
     + [(f"P{i}", "now", "registration", "withhold", 0) for i in range(N_PROVIDERS)]
     + [
         ("C", "SubmitReview", "dispute_review", "honest", 0),
@@ -96,8 +102,23 @@ DEVIATION_PLANS = (
         ("C", "ClaimReward", "dispute_claim", "wrong", 1),  # leaf 0 shown past the last shard
     ]
 )
+# Two deviations that only together reach a state: a candidate's junk review that a
+# corrupted collector promotes all the same (a dispute must then be refused: the
+# review stood when it was promoted)
+COLLUSION_PLANS = [
+    (
+        (ANY_PROVIDER, "SetCandidate", "submit_review", "wrong", 0),
+        ("C", "SubmitReview", "set_optimal", "other", 0),
+    )
+]
+# A provider that commits one shard wrongly and otherwise follows the protocol
+# (target: which shard, and how: `hyperx.spec.schedule._miscommit`)
+MISCOMMIT_PLANS = [("miscommit", i, target) for i in range(N_PROVIDERS) for target in range(4)]
 MAX_SESSIONS = 2
 MAX_CORRUPTED = 2
+# cf_review_s, cf_claim_s: the default, or longer (so a party that reads one for the
+# other, or misses a deadline's move, acts at the wrong time)
+PERIODS = st.sampled_from([(PERIOD_S, PERIOD_S), (PERIOD_S, 420), (420, PERIOD_S)])
 
 INVARIANTS = (
     "conservation: the sum of all balances never changes",
@@ -124,6 +145,15 @@ INVARIANTS = (
     "sent only when the party's view of the chain says it is due",
     "no stuck funds: after the last deadline and every honest party's reactions, the "
     "contract owes honest parties nothing",
+    "prompt: once its final view shows a move due (claim_deposit or claim_refund of a "
+    "settled session, submit_review of a named candidate, claim_reward of P_opt), an honest "
+    "party has it pending or in a block by the end of the step",
+    "thrifty: an honest party never broadcasts a call that, by what it could know then (the "
+    "final blocks and the head's time), can no longer succeed: its window closed, its role "
+    "not the sender's, its pull already taken; nor a pull before its final view shows "
+    "the session settled",
+    "reads right: every honest party's view of every session is what its final events say "
+    "(the environment's own reading)",
 )
 # An honest party's moves that must never revert. Registration, sample_data and
 # submit_features may: a provider can join moments before the evaluation ends.
@@ -289,8 +319,10 @@ def check_chain(world: World) -> dict[int, SessionLedger]:
             refusal = get_refusal(ledgers, receipt.tx, block.timestamp)
             if not receipt.success:
                 check(not receipt.transfers, f"reverted tx {receipt.tx.tx_id} moved money")
+                # (a party corrupted since is the adversary's, and so is what it left pending)
                 check(
                     receipt.tx.tx_id not in world.honest_sent
+                    or not world.is_honest_tx(receipt.tx)
                     or receipt.tx.call.name not in TIMELY_MOVES,
                     f"honest {world.name_of.get(receipt.tx.sender)}'s {receipt.tx.call.name} "
                     f"(tx {receipt.tx.tx_id}) reverted at {block.timestamp}: {receipt.reason}",
@@ -625,6 +657,123 @@ _MOVES = {
 }
 
 
+def get_doom(ledgers: dict, tx, earliest: int, final_time: int) -> str | None:
+    """Why its sender should not have broadcast this call, given the final ledgers it
+    could read: it can succeed in no block at or after `earliest` (a window that only
+    closes, a role, a pull taken), or it is a pull of a session its final view does
+    not show settled yet (at `final_time`); None if neither."""
+    name, args, sender = tx.call.name, tx.call.args, tx.sender
+    if name == "create_session" or not args or args[0] not in ledgers:
+        return None
+    ledger = ledgers[args[0]]
+    if name in ("claim_deposit", "claim_refund") and not ledger.is_settled(final_time):
+        return f"{name} for session {args[0]}, not settled in the final view at {final_time}"
+    is_collector = sender == ledger.collector
+    evaluation_open = _is_evaluation_open(ledger, earliest)
+    in_time = earliest < ledger.deadline
+    doomed = {
+        "registration": not evaluation_open,
+        "sample_data": not (is_collector and evaluation_open),
+        "submit_features": not evaluation_open,
+        "set_candidate": not (is_collector and ledger.phase == 0 and in_time),
+        "submit_review": not (
+            sender == ledger.candidate and ledger.phase == 1 and not ledger.reviewed and in_time
+        ),
+        "set_optimal": not (is_collector and ledger.phase == 1 and ledger.reviewed and in_time),
+        "dispute_review": not (is_collector and ledger.phase == 1 and ledger.reviewed and in_time),
+        "claim_reward": not (sender == ledger.optimal and ledger.phase == 2 and in_time),
+        "dispute_claim": not (is_collector and ledger.phase == 3 and in_time),
+        "claim_deposit": sender not in ledger.registered or sender in ledger.deposits_claimed,
+        "claim_refund": not is_collector or ledger.is_deal() or ledger.refunded,
+    }[name]
+    return f"{name} for session {args[0]} cannot succeed after {earliest}" if doomed else None
+
+
+def get_due_moves(world: World, ledgers: dict, final_time: int) -> list[tuple[str, str, int]]:
+    """(party, interface, sid) of every move an honest party's final view makes due:
+    its pulls once a session is settled, and a named party's answer while it can still
+    be mined in time."""
+    due = []
+    can_land = lambda ledger: world.chain.now + 1 < ledger.deadline  # noqa: E731
+    for sid, ledger in ledgers.items():
+        settled = ledger.is_settled(final_time)
+        for pid in ledger.registered:
+            if (
+                settled
+                and pid not in ledger.deposits_claimed
+                and pid != ledger.forfeiter(final_time)
+            ):
+                due.append((pid, "claim_deposit", sid))
+        if settled and not ledger.is_deal() and not ledger.refunded:
+            due.append((ledger.collector, "claim_refund", sid))
+        if not settled and ledger.phase == 1 and not ledger.reviewed and can_land(ledger):
+            due.append((ledger.candidate, "submit_review", sid))
+        if not settled and ledger.phase == 2 and can_land(ledger):
+            due.append((ledger.optimal, "claim_reward", sid))
+    honest = {address for name, address in world.address.items() if world.is_honest(name)}
+    return [move for move in due if move[0] in honest]
+
+
+class PartyWatch:
+    """Thrifty and prompt honest parties (INVARIANTS), judged after every reaction of
+    the world (`World.observers`), when a one-block delay still shows: each honest
+    broadcast as it is first seen, against what its sender could know (the final
+    blocks, the head's time); every move the final view makes due, in flight. The
+    final blocks never change, so their ledgers are replayed once, incrementally."""
+
+    def __init__(self, world: World):
+        self.ledgers: dict[int, SessionLedger] = {}
+        self.replayed = 0  # the last final block replayed into `ledgers`
+        self.judged: set[int] = set()  # honest broadcasts already judged
+        world.observers.append(self)
+
+    def __call__(self, world: World) -> None:
+        chain = world.chain
+        for block in chain.blocks[self.replayed + 1 : chain.final_height + 1]:
+            for receipt in block.receipts:
+                if receipt.success:
+                    _check_receipt(self.ledgers, receipt, block.timestamp)
+        self.replayed = chain.final_height
+        final_time = chain.blocks[chain.final_height].timestamp
+        for name, party in world.parties.items():
+            if party.corrupted:
+                continue
+            misread = [
+                sid
+                for sid in party.sessions.keys() | world.views().keys()
+                if vars(party.sessions.get(sid, object())) != vars(world.views().get(sid, object()))
+            ]
+            check(
+                not misread,
+                f"honest {name} reads session {misread[:1]} otherwise than its final events say",
+            )
+        for tx_id in sorted(world.honest_sent - self.judged):
+            self.judged.add(tx_id)
+            tx = world.seen[tx_id]
+            doom = get_doom(self.ledgers, tx, chain.now + 1, final_time)
+            check(
+                doom is None,
+                f"honest {world.name_of.get(tx.sender)} broadcast {tx.call.name} (tx {tx_id}) "
+                f"at head time {chain.now} in vain: {doom}",
+            )
+        due = get_due_moves(world, self.ledgers, final_time)
+        if not due:
+            return
+        in_flight = {(tx.sender, tx.call.name, tx.call.args[:1]) for tx in chain.mempool}
+        in_flight.update(
+            (r.tx.sender, r.tx.call.name, r.tx.call.args[:1])
+            for block in chain.blocks[chain.final_height + 1 :]
+            for r in block.receipts
+            if r.success
+        )
+        for party, name, sid in due:
+            check(
+                (party, name, (sid,)) in in_flight,
+                f"honest {world.name_of[party]} has not sent its {name} for session {sid}, "
+                f"due since its final view (final time {final_time}, head time {chain.now})",
+            )
+
+
 def check_no_stuck_funds(world: World, ledgers: dict[int, SessionLedger]) -> None:
     now = world.chain.now
     for sid, ledger in ledgers.items():
@@ -665,17 +814,32 @@ def compare_worlds(world: World) -> None:
             f"collector keeps {sorted(on(real.collector_holds, honest))} of the honest shards "
             f"it can read, {sorted(on(real.collector_reads, honest))}",
         )
-        for (sid, pid), acquired in world.collector.acquired.items():
-            view = world.views()[sid]
-            if view.is_deal() and view.optimal == pid:
-                whole = len(acquired.plaintexts) == view.config["cf_shards"]
-                check(
-                    acquired.verified == whole,
-                    f"session {sid}: the collector reports verified={acquired.verified} "
-                    f"for a dataset it holds {len(acquired.plaintexts)} shards of",
-                )
+        check_collector_keeps(world, real)
     extra = on(real.adversary_reads, honest) - ideal.adversary_reads
     check(not extra, f"the adversary reads honest shards beyond the ideal leak: {sorted(extra)}")
+
+
+def check_collector_keeps(world: World, real) -> None:
+    """An honest collector keeps what it paid for (the reward, or the compensation for a
+    review), whoever the provider: every shard of it that it can read. And it reports a
+    dataset delivered by a master key as verified exactly when it holds all of it."""
+    for sid, (outcome, candidate, optimal) in real.outcomes.items():
+        paid = {DEAL_CLOSED: optimal, ABORTED_AFTER_REVIEW: candidate}.get(outcome)
+        reads = {r for r in real.collector_reads if r[:2] == (sid, paid)}
+        check(
+            reads <= real.collector_holds,
+            f"session {sid}: the collector paid {paid} ({outcome}) and does not keep "
+            f"{sorted(reads - real.collector_holds)}, which it can read",
+        )
+    for (sid, pid), acquired in world.collector.acquired.items():
+        view = world.views()[sid]
+        if view.phase == CLOSED and view.optimal == pid:
+            whole = len(acquired.plaintexts) == view.config["cf_shards"]
+            check(
+                acquired.verified == whole,
+                f"session {sid}: the collector reports verified={acquired.verified} "
+                f"for a dataset it holds {len(acquired.plaintexts)} shards of",
+            )
 
 
 def run_to_completion(world: World) -> None:
@@ -836,6 +1000,7 @@ class RefinementMachine(RuleBasedStateMachine):
         self.known_txs: set[int] = set()
         self.steps = 0  # environment instructions run
         self.swept: set = set()  # states (as get_sweep_signature) already swept
+        PartyWatch(self.world)
         self.stats.last_trace = self.world.trace
 
     def _step(self, instruction: dict):
@@ -856,39 +1021,52 @@ class RefinementMachine(RuleBasedStateMachine):
         shards=st.sampled_from([2, 4, 8, 16]),
         evaluation_s=st.sampled_from([400, 600, 900]),
         threshold=st.sampled_from([0, 300, 600]),
+        periods=PERIODS,
         qualities=st.lists(quality, min_size=N_PROVIDERS, max_size=N_PROVIDERS),
         byzantine=st.one_of(
             st.none(),
             st.sampled_from(BYZANTINE_PLANS),
             st.tuples(st.sampled_from(PARTY_NAMES), st.sampled_from(CORRUPTION_POINTS)),
             st.sampled_from(DEVIATION_PLANS),
+            # the deliveries once more: only a session that gets that far meets them
+            st.sampled_from(JUNK_DELIVERY_PLANS),
+            st.sampled_from(COLLUSION_PLANS),
+            st.sampled_from(MISCOMMIT_PLANS),
         ),
+        twin=st.booleans(),
     )
-    def first_session(self, reward, pct_bps, shards, evaluation_s, threshold, qualities, byzantine):
+    def first_session(
+        self, reward, pct_bps, shards, evaluation_s, threshold, periods, qualities, byzantine, twin
+    ):
         """Most schedules need a session with providers, and often a Byzantine
-        party: start one, let the providers join once its creation is final, and
-        maybe hand one party to the adversary (now, or at a step of the protocol)."""
-        self._start(reward, pct_bps, shards, evaluation_s, threshold)
+        party: start one (with `twin`, a second at once, both creations in flight),
+        let the providers join once its creation is final, and maybe hand one party
+        to the adversary (now, or at a step of the protocol)."""
+        self._start(reward, pct_bps, shards, evaluation_s, threshold, periods)
+        if twin:
+            self._start(reward, 2_500, 4, evaluation_s, threshold, (PERIOD_S, PERIOD_S))
         self._step({"op": "advance", "seconds": 3})
+        miscommits = {}
+        if byzantine is not None and byzantine[0] == "miscommit":
+            miscommits, byzantine = {byzantine[1]: byzantine[2]}, None
         for i, q in enumerate(qualities):
-            self._step({"op": "join", "provider": i, "sid": 0, "quality": q})
-        if byzantine is not None and len(byzantine) == 5:
-            party, at, interface, variant, target = byzantine
-            self._step(
-                {
-                    "op": "deviate",
-                    "party": party,
-                    "at": at,
-                    "interface": interface,
-                    "variant": variant,
-                    "target": target,
-                }
-            )
-        elif byzantine is not None:
-            self._step({"op": "corrupt", "party": byzantine[0], "at": byzantine[1]})
-        return 0
+            if i in miscommits:
+                miscommit = {"provider": i, "sid": 0, "quality": q, "target": miscommits[i]}
+                self._step({"op": "miscommit", **miscommit})
+            else:
+                self._step({"op": "join", "provider": i, "sid": 0, "quality": q})
+        plans = (
+            byzantine if byzantine is not None and isinstance(byzantine[0], tuple) else [byzantine]
+        )
+        for plan in plans if byzantine is not None else ():
+            if len(plan) == 5:
+                fields = ("party", "at", "interface", "variant", "target")
+                self._step({"op": "deviate", **dict(zip(fields, plan, strict=True))})
+            else:
+                self._step({"op": "corrupt", "party": plan[0], "at": plan[1]})
+        return multiple(*range(1 + twin))
 
-    def _start(self, reward, pct_bps, shards, evaluation_s, threshold) -> int:
+    def _start(self, reward, pct_bps, shards, evaluation_s, threshold, periods) -> int:
         sid = self.world.sessions_started
         self._step(
             {
@@ -899,6 +1077,8 @@ class RefinementMachine(RuleBasedStateMachine):
                 "shards": shards,
                 "evaluation_s": evaluation_s,
                 "threshold": threshold,
+                "review_s": periods[0],
+                "claim_s": periods[1],
             }
         )
         return sid
@@ -912,13 +1092,90 @@ class RefinementMachine(RuleBasedStateMachine):
         shards=st.sampled_from([4, 8]),
         evaluation_s=st.sampled_from([400, 600]),
         threshold=st.sampled_from([0, 500]),
+        periods=PERIODS,
     )
-    def start_session(self, reward, shards, evaluation_s, threshold):
-        return self._start(reward, 2_500, shards, evaluation_s, threshold)
+    def start_session(self, reward, shards, evaluation_s, threshold, periods):
+        return self._start(reward, 2_500, shards, evaluation_s, threshold, periods)
 
-    @rule(target=txs, provider=st.integers(0, N_PROVIDERS - 1), sid=sessions, quality=quality)
+    @precondition(
+        lambda self: sum(not self.world.is_honest(n) for n in self.world.names) < MAX_CORRUPTED
+    )
+    @rule(
+        target=txs,
+        provider=st.integers(0, N_PROVIDERS - 1),
+        sid=sessions,
+        quality=quality,
+        target_shard=st.integers(0, 7),
+    )
+    def miscommit(self, provider, sid, quality, target_shard):
+        """A provider joins with one shard miscommitted and otherwise plays by the rules."""
+        miscommit = {"provider": provider, "sid": sid, "quality": quality, "target": target_shard}
+        return self._step({"op": "miscommit", **miscommit})
+
+    @rule(
+        target=txs,
+        provider=st.integers(0, N_PROVIDERS - 1),
+        # the collector's sessions, or any other (X's: a provider must stay out of it)
+        sid=st.one_of(sessions, sessions, st.integers(0, MAX_SESSIONS + 1)),
+        quality=quality,
+    )
     def join(self, provider, sid, quality):
         return self._step({"op": "join", "provider": provider, "sid": sid, "quality": quality})
+
+    @precondition(lambda self: self._evaluation_edge() is not None)
+    @rule(
+        target=txs,
+        provider=st.integers(0, N_PROVIDERS - 1),
+        quality=quality,
+        before=st.integers(1, 4),
+    )
+    def join_at_the_edge(self, provider, quality, before):
+        """A join as late as it gets: time up to about 30 s before a session's
+        evaluation deadline, blocks up to `before` seconds before it, then the join (a
+        registration that can no longer land must not be sent, one that can must)."""
+        sid, deadline = self._evaluation_edge()
+        if deadline - self.world.chain.now > 40:
+            self._step({"op": "advance", "seconds": deadline - self.world.chain.now - 30})
+        while self.world.chain.now < deadline - before:
+            gap = min(MAX_GAP_S, deadline - before - self.world.chain.now)
+            self._step({"op": "mine", "gap": gap, "include": []})
+        return self._step({"op": "join", "provider": provider, "sid": sid, "quality": quality})
+
+    def _evaluation_edge(self) -> tuple[int, int] | None:
+        """The session of the collector whose evaluation deadline is next, if ahead."""
+        now = self.world.chain.now
+        edges = [
+            (view.config["cf_evaluation_deadline"], sid)
+            for sid, view in self.world.views().items()
+            if view.config["cf_evaluation_deadline"] - now > 5 and sid in self.world.collector.tasks
+        ]
+        return None if not edges else min(edges)[::-1]
+
+    @precondition(lambda self: self._foreign_sessions())
+    @rule(target=txs, data=st.data(), provider=st.integers(0, N_PROVIDERS - 1), quality=quality)
+    def foreign_session(self, data, provider, quality):
+        """A session the collector does not run (X's): X registers in it (the collector
+        must leave it alone), and an honest provider is asked to join it (its policy
+        must keep it out)."""
+        sid = data.draw(st.sampled_from(self._foreign_sessions()), label="sid")
+        known = set(self.world.seen)
+        self._step(
+            {
+                "op": "call",
+                "party": OUTSIDER,
+                "interface": "registration",
+                "sid": sid,
+                "variant": "honest",
+                "target": 0,
+            }
+        )
+        mine = [tx.tx_id for tx in self.world.chain.mempool if tx.tx_id not in known]
+        self._step({"op": "mine", "gap": 1, "include": mine})
+        return self._step({"op": "join", "provider": provider, "sid": sid, "quality": quality})
+
+    def _foreign_sessions(self) -> list[int]:
+        views = self.world.views()
+        return [sid for sid in sorted(views) if views[sid].collector != self.world.address["C"]]
 
     @rule(target=txs, gap=st.integers(1, MAX_GAP_S), include=st.lists(txs, max_size=4))
     def mine(self, gap, include):
@@ -969,7 +1226,7 @@ class RefinementMachine(RuleBasedStateMachine):
     @rule(
         target=txs,
         data=st.data(),
-        sid=st.one_of(sessions, sessions, sessions, st.sampled_from([-1, 1, MAX_SESSIONS + 1])),
+        sid=st.one_of(sessions, sessions, sessions, st.integers(-1, MAX_SESSIONS + 1)),
         interface=st.sampled_from(INTERFACE_NAMES),
         variant=st.sampled_from(VARIANTS),
         target_provider=st.integers(0, 15),  # a provider, modulo their number
@@ -1156,6 +1413,7 @@ def replay(trace: dict, contract_module=None, parties_module=None) -> Refinement
     world = World(contract_module, trace["providers"], parties_module)
     message = None
     swept: set = set()
+    PartyWatch(world)
     try:
         for step in trace["steps"]:
             world.apply(step)
