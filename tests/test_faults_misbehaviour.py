@@ -6,8 +6,11 @@ R is the reward, D the deposit, C = CF_% * R the compensation of a candidate who
 review stood unanswered (`tests.clients_harness`).
 """
 
+from pathlib import Path
+
 import pytest
 
+from hyperx.impl.clients.artifacts import decode_shard
 from hyperx.impl.clients.provider import Misbehaviour
 from hyperx.impl.clients.session import load_task
 from hyperx.impl.clients.state import FAILED
@@ -133,6 +136,31 @@ def test_features_of_other_data_fail_the_review_and_cost_the_compensation(
     (view,) = view_of(harness)["sessions"]
     assert view["state"] == "expired while reviewing"
     assert [(p["stage"], p["reward_wei"]) for p in view["providers"]] == [("compensated", C)]
+    assert (provider.facts()["payout"], collector.facts()["refund"]) == (D + C, R - C)
+    assert moved == {collector.address: -C, provider.address: C}
+
+
+def test_junk_shards_in_the_sample_stand_unanswered_and_the_sample_is_kept(
+    venue, assessor, tmp_path
+):
+    """Shards whose ciphertext their committed key does not open: not provable on chain,
+    so the candidate is compensated, and the collector keeps the sampled shards that do
+    decrypt (it paid for them)."""
+    cheat = {0: Misbehaviour(junk_shards=tuple(range(7)))}  # shard 7 alone is real
+    harness = new_session(venue, assessor, tmp_path, providers=1, misbehaviours=cheat)
+    moved = settle(harness)
+    collector, (provider,) = harness.collector, harness.providers
+    (sampled,) = events(harness, "SampleData")
+    junk = [i for i in sampled.args["indices"] if i != 7]
+    row = collector.providers()[provider.address]
+    assert row["review"] == (
+        f"rejected: sampled shards {', '.join(map(str, junk))} do not decrypt under keys"
+        " that match their commitments (not provable on chain)"
+    )
+    assert events(harness, "DisputeReview") == [] and collector.state.intent("set_optimal") is None
+    assert row["sample_shards"] == [i for i in sampled.args["indices"] if i == 7]
+    kept = decode_shard(collector.state.read_secret_file(Path(row["sample_path"]).name), "sample")
+    assert len(kept[1]) == (len(provider.y) // 8 if 7 in sampled.args["indices"] else 0)
     assert (provider.facts()["payout"], collector.facts()["refund"]) == (D + C, R - C)
     assert moved == {collector.address: -C, provider.address: C}
 

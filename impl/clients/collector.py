@@ -84,6 +84,16 @@ def dataset_file(sid: int) -> str:
     return f"dataset-session-{sid}.npz.sealed"
 
 
+def join_or_empty(shards: list) -> tuple[np.ndarray, np.ndarray]:
+    """The shards' entries as one (x, y), or an empty pair when none decrypted."""
+    return join_shards(shards) if shards else (np.zeros((0, 0, 0)), np.zeros(0))
+
+
+def sample_file(sid: int, pid: str) -> str:
+    """A candidate's sampled shards, kept when its review stood unanswered."""
+    return f"sample-session-{sid}-{pid}.npz.sealed"
+
+
 def acquired_file(sid: int, pid: str) -> str:
     """A candidate's manifest and every encrypted shard, fetched before it was named."""
     return f"acquired-session-{sid}-{pid}.sealed"
@@ -427,7 +437,7 @@ class CollectorClient(Party):
         submitted features is rejected (no proof exists for it on chain)."""
         sid, secret = self.session(), self.review_secret()
         _, ciphertexts = self.acquired(pid)
-        shards = []
+        shards, junk = {}, []
         for position, index in enumerate(args["indices"]):
             key = open_sealed_key(
                 secret, args["ephemeral"], args["sealed_keys"][position], sid, position
@@ -444,15 +454,31 @@ class CollectorClient(Party):
                     position,
                 )
                 return f"disputed: the sealed key of shard {index} does not open to its commitment"
+            # a shard that does not decrypt under a key matching its commitment is not
+            # provable on chain; the later keys still are, so the loop goes on
             try:
                 plaintext = decrypt_shard(key, facts["binding"], index, ciphertexts[index])
-                shards.append(decode_shard(plaintext, f"shard {index}"))
-            except (CryptoError, ArtifactError) as error:
-                return f"rejected: {error} (its key matches the commitment: not provable on chain)"
-        x, y = join_shards(shards)
+                shards[index] = decode_shard(plaintext, f"shard {index}")
+            except (CryptoError, ArtifactError):
+                junk.append(index)
+        if junk:
+            self.keep_sample(pid, shards)
+            return (
+                f"rejected: sampled shards {', '.join(map(str, junk))} do not decrypt under keys"
+                " that match their commitments (not provable on chain)"
+            )
+        x, y = join_shards(list(shards.values()))
         if not pipeline.review(self.assessor.extractor, x, y, self.open_features(pid)):
+            self.keep_sample(pid, shards)
             return "rejected: the sampled shards do not produce the submitted features"
         return "accepted"
+
+    def keep_sample(self, pid: str, shards: dict) -> None:
+        """A review that stands unanswered costs the compensation: the collector keeps
+        the sampled shards it paid for, encrypted at rest, beside its state."""
+        x, y = join_or_empty(list(shards.values()))
+        path = self.state.write_secret_file(sample_file(self.session(), pid), encode_shard(x, y))
+        self._put_provider(pid, sample_path=str(path), sample_shards=sorted(shards))
 
     def on_DisputeReview(self, event: ChainEvent) -> None:
         self._new_deadline(event)
@@ -499,7 +525,7 @@ class CollectorClient(Party):
                 shards.append(decode_shard(plaintext, f"shard {index}"))
             except (CryptoError, ArtifactError):
                 unprovable.append(index)
-        x, y = join_shards(shards) if shards else (np.zeros((0, 0, 0)), np.zeros(0))
+        x, y = join_or_empty(shards)
         path = self.state.write_secret_file(dataset_file(sid), encode_shard(x, y))
         summary = f"{len(shards)} shards, {len(x)} entries verified"
         if unprovable:

@@ -73,6 +73,9 @@ class Misbehaviour:
     features_of: tuple | None = None  # features of this (x, y), not of the sample: review fails
     foreign_extractor: bytes | None = None  # extract with this extractor: never scored
     withhold: bool = False  # store only the shards the collector samples: never a candidate
+    # encrypt these shards under another key than the one committed: junk nobody can
+    # open, and nothing on chain shows it (in the sample, the review stands unanswered)
+    junk_shards: tuple[int, ...] = ()
 
 
 def seal_to_review_key(review_key: bytes, keys: list[bytes], sid: int, slots: list[int]):
@@ -198,7 +201,8 @@ class ProviderClient(Party):
         cids, key_hashes, withheld = [], [], {}
         for index, shard in enumerate(split_into_shards(self.x, self.y, count)):
             shard_key = compute_shard_key(master_key, index)
-            ciphertext = encrypt_shard(shard_key, binding, index, shard)
+            sealing_key = new_master_key() if index in self.misbehaviour.junk_shards else shard_key
+            ciphertext = encrypt_shard(sealing_key, binding, index, shard)
             if self.misbehaviour.withhold:
                 cid, withheld[str(index)] = compute_root_cid(ciphertext), ciphertext
             else:
@@ -233,6 +237,9 @@ class ProviderClient(Party):
                 self.store.put(facts["withheld"][str(index)])
         if self.misbehaviour.features_of is not None:
             x, y = self.misbehaviour.features_of
+        elif self.misbehaviour.junk_shards:  # its junk does not decrypt: it has the plaintext
+            parts = split_into_shards(self.x, self.y, len(facts["cids"]))
+            x, y = join_shards([decode_shard(parts[i], f"shard {i}") for i in indices])
         else:
             x, y = join_shards(self.fetch_shards(facts, indices))
         extractor = self.misbehaviour.foreign_extractor or self.store.get(facts["extractor_cid"])
