@@ -71,8 +71,9 @@ class Simulator:
     def on_delivery(self, sid: int, digest: bytes, keys_good: bool) -> None:
         """A review or a claim as it was built (by an honest party: good; by the
         adversary: its say), named by the digest the contract keeps of it, so that a
-        copy or a replay is known too."""
-        self.deliveries[(sid, digest)] = keys_good
+        copy or a replay is known too: the first word on a digest is its builder's,
+        and a copy (the same bytes, sent by another) does not change it."""
+        self.deliveries.setdefault((sid, digest), keys_good)
 
     # Observing the real world
 
