@@ -824,8 +824,14 @@ def check_collector_keeps(world: World, real) -> None:
     review), whoever the provider: every shard of it that it can read. And it reports a
     dataset delivered by a master key as verified exactly when it holds all of it."""
     for sid, (outcome, candidate, optimal) in real.outcomes.items():
+        # the reward buys the dataset; the compensation, the sample
         paid = {DEAL_CLOSED: optimal, ABORTED_AFTER_REVIEW: candidate}.get(outcome)
-        reads = {r for r in real.collector_reads if r[:2] == (sid, paid)}
+        sample = world.views()[sid].samples.get(world.address.get(paid), [])
+        reads = {
+            r
+            for r in real.collector_reads
+            if r[:2] == (sid, paid) and (outcome == DEAL_CLOSED or r[2] in sample)
+        }
         check(
             reads <= real.collector_holds,
             f"session {sid}: the collector paid {paid} ({outcome}) and does not keep "
