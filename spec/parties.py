@@ -89,6 +89,16 @@ def compute_ranking(scores: Mapping[Address, int], threshold: int) -> list[Addre
     return [pid for score, pid in sorted((-s, p) for p, s in scores.items() if s >= threshold)]
 
 
+def find_wrong_shard_key(master_key: bytes | None, key_hashes: list[bytes]) -> int | None:
+    """The first shard whose key, derived from the master key (None: its seal did not
+    open), does not hash to its committed hash: what `dispute_claim` shows. None when
+    every derived key matches its commitment."""
+    for index, key_hash in enumerate(key_hashes):
+        if master_key is None or compute_key_hash(compute_shard_key(master_key, index)) != key_hash:
+            return index
+    return None
+
+
 def encode_manifest(cids: list[bytes], key_hashes: list[bytes]) -> bytes:
     """A provider's manifest on F_DS: every shard's content address and key hash."""
     return b"".join(cid + key_hash for cid, key_hash in zip(cids, key_hashes, strict=True))
@@ -670,26 +680,26 @@ class Collector(Party):
             secret, args["ephemeral"], args["sealed_master"], sid, MASTER_KEY_SLOT
         )
         acquired = self.acquired.setdefault((sid, pid), Acquired())
-        for index, (cid, key_hash) in enumerate(manifest):
-            key = None if master is None else compute_shard_key(master, index)
-            if key is None or compute_key_hash(key) != key_hash:
-                leaves = [compute_leaf(c, h) for c, h in manifest]
-                self.send(
-                    chain,
-                    "dispute_claim",
-                    sid,
-                    secret,
-                    args["ephemeral"],
-                    args["sealed_master"],
-                    index,
-                    cid,
-                    key_hash,
-                    compute_merkle_proof(leaves, index),
-                    purpose=("dispute_claim", sid),
-                    useful_until=view.deadline,
-                )
-                acquired.verified = False
-                return
+        wrong = find_wrong_shard_key(master, [key_hash for _, key_hash in manifest])
+        if wrong is not None:
+            leaves = [compute_leaf(c, h) for c, h in manifest]
+            self.send(
+                chain,
+                "dispute_claim",
+                sid,
+                secret,
+                args["ephemeral"],
+                args["sealed_master"],
+                wrong,
+                *manifest[wrong],
+                compute_merkle_proof(leaves, wrong),
+                purpose=("dispute_claim", sid),
+                useful_until=view.deadline,
+            )
+            acquired.verified = False
+            return
+        for index in range(len(manifest)):
+            key = compute_shard_key(master, index)
             plain = decrypt_shard(key, index, acquired.ciphertexts.get(index, b""))
             if plain is None:
                 acquired.verified = False  # well-formed keys, junk shard: not provable

@@ -18,8 +18,9 @@ from hyperx.spec.ideal import (
     OPTIMAL_FORFEITED,
     REVIEW_REJECTED,
 )
-from hyperx.spec.parties import compute_ranking, compute_sample_size
+from hyperx.spec.parties import compute_ranking, compute_sample_size, find_wrong_shard_key
 from hyperx.spec.schedule import COLLECTOR_FUNDS, PROVIDER_FUNDS, World
+from hyperx.spec.sealing import compute_key_hash, compute_shard_key
 from hyperx.verify.refinement import check_chain, compare_worlds, run_to_completion
 
 REWARD, DEPOSIT, PCT_BPS, SHARDS = 10_000, 1_000, 2_500, 8
@@ -346,3 +347,13 @@ def test_invariants_hold_at_every_step_of_an_adversarial_schedule():
         check_chain(world)
     world.finish()
     compare_worlds(world)
+
+
+def test_find_wrong_shard_key_names_the_first_shard_a_master_key_does_not_give():
+    master = bytes(range(32))
+    hashes = [compute_key_hash(compute_shard_key(master, i)) for i in range(5)]
+    assert find_wrong_shard_key(master, hashes) is None
+    assert find_wrong_shard_key(bytes(32), hashes) == 0  # another master key
+    assert find_wrong_shard_key(None, hashes) == 0  # a seal that did not open
+    lying = hashes[:3] + [compute_key_hash(bytes(32))] + hashes[4:]
+    assert find_wrong_shard_key(master, lying) == 3

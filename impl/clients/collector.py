@@ -72,7 +72,7 @@ from hyperx.spec import secp256k1
 from hyperx.spec.config import MASTER_KEY_SLOT, MIN_PERIOD_S
 from hyperx.spec.contract import SessionConfig
 from hyperx.spec.merkle import compute_leaf, compute_merkle_proof, compute_merkle_root
-from hyperx.spec.parties import compute_sample_size, decode_manifest
+from hyperx.spec.parties import compute_sample_size, decode_manifest, find_wrong_shard_key
 from hyperx.spec.sealing import compute_key_hash, compute_shard_key, open_sealed_key
 
 CONFIG_FIELDS = [f.name for f in fields(SessionConfig) if f.name != "adr_theta"]
@@ -498,26 +498,23 @@ class CollectorClient(Party):
         master = open_sealed_key(
             secret, args["ephemeral"], args["sealed_master"], sid, MASTER_KEY_SLOT
         )
-        keys = []
-        for index, (cid, key_hash) in enumerate(manifest):
-            key = None if master is None else compute_shard_key(master, index)
-            if key is None or compute_key_hash(key) != key_hash:
-                leaves = [compute_leaf(c, h) for c, h in manifest]
-                self.intend(
-                    "dispute_claim",
-                    "dispute_claim",
-                    sid,
-                    secret,
-                    args["ephemeral"],
-                    args["sealed_master"],
-                    index,
-                    cid,
-                    key_hash,
-                    compute_merkle_proof(leaves, index),
-                )
-                self._put(dataset=f"disputed: the master key does not give shard {index}'s key")
-                return
-            keys.append(key)
+        wrong = find_wrong_shard_key(master, [key_hash for _, key_hash in manifest])
+        if wrong is not None:
+            leaves = [compute_leaf(c, h) for c, h in manifest]
+            self.intend(
+                "dispute_claim",
+                "dispute_claim",
+                sid,
+                secret,
+                args["ephemeral"],
+                args["sealed_master"],
+                wrong,
+                *manifest[wrong],
+                compute_merkle_proof(leaves, wrong),
+            )
+            self._put(dataset=f"disputed: the master key does not give shard {wrong}'s key")
+            return
+        keys = [compute_shard_key(master, index) for index in range(len(manifest))]
         shards, unprovable = [], []
         for index, (key, ciphertext) in enumerate(zip(keys, ciphertexts, strict=True)):
             try:
