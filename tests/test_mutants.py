@@ -4,6 +4,7 @@ and the suite kills them."""
 
 import ast
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -17,7 +18,7 @@ from hyperx.verify.mutants import (
     get_mutant_ids,
     read_spec_source,
 )
-from hyperx.verify.refinement import run_refinement
+from hyperx.verify.refinement import load_trace, replay, run_refinement
 from hyperx.verify.runner import PROFILES, VerifyProfile, run_mutant, select_mutants
 
 COLLECTOR = "0x" + "11" * 20
@@ -270,8 +271,6 @@ def test_economic_adversary_kills_what_the_collector_must_not_let_pass(mutant_id
         ("parties-update-answer_claim-verified-2", "verified=True for a dataset it holds 7"),
         # the join policy: a provider that registers in X's session
         ("parties-exit-on_timers-2", "asked to join by no one"),
-        # a collusion plan: a dispute of a review the collector had promoted
-        ("guard-dispute_review-session-is-not-reviewing", "policy refuses it: no review"),
     ],
 )
 def test_each_watch_of_the_verifier_kills_the_mutant_it_is_for(mutant_id, symptom):
@@ -287,3 +286,14 @@ def test_each_watch_of_the_verifier_kills_the_mutant_it_is_for(mutant_id, sympto
     economics = run_economics({"spec": lambda: spec_world(bundle.contract, bundle.parties)})
     problems = [refinement.message or ""] + [p for o in economics.outcomes for p in o.problems]
     assert any(symptom in problem for problem in problems), problems
+
+
+def test_the_collusion_plan_reaches_a_promoted_junk_review():
+    """A candidate seals junk, a corrupted collector promotes it all the same: in that
+    state the role sweep must find a dispute of the review refused (the saved trace of
+    COLLUSION_PLANS passes on the spec and fails on the mutant without the guard)."""
+    trace = load_trace(Path(__file__).parent / "traces" / "collector_promotes_a_junk_review.json")
+    assert replay(trace).failures == 0
+    bundle = get_mutant("guard-dispute_review-session-is-not-reviewing").load()
+    report = replay(trace, bundle.contract, bundle.parties)
+    assert "dispute_review" in report.message and "policy refuses it" in report.message
