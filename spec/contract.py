@@ -96,8 +96,14 @@ Assumptions, and what the design still cannot prevent:
   compensation CF_% * cf_reward instead of the reward and keeps its data. The
   damage is bounded by that compensation per session (`hyperx verify --economics`
   names it as a residual, with its payoffs).
-- Likewise for shards that are well-formed ciphertext of junk: only the random
-  sample (drawn after the commitment) stands for the rest, as in the paper.
+- Likewise for shards that are well-formed ciphertext of junk (the committed key
+  hash is honest, the ciphertext does not open under that key): only the random
+  sample (drawn after the commitment) stands for the rest, as in the paper. In the
+  sample, the collector finds it but cannot prove it: the review stands unanswered
+  and costs the compensation; outside it, the reward buys one shard less. Each junk
+  shard is worth its price to the cheat (`hyperx verify --economics`,
+  `best_junk_shard_*`); a proof of a wrong decryption on chain (FairSwap) would close
+  it, which AES-GCM shards put out of the EVM's reach.
 """
 
 from dataclasses import dataclass, field, replace

@@ -99,6 +99,24 @@ def find_wrong_shard_key(master_key: bytes | None, key_hashes: list[bytes]) -> i
     return None
 
 
+def get_dispute_claim_args(
+    sid: int, secret: int, claim: Mapping, manifest: list[tuple[bytes, bytes]], index: int
+) -> tuple:
+    """dispute_claim's arguments: the review key's secret, the seal the ClaimReward event
+    delivered (`claim`: its ephemeral key and sealed master key), and shard `index`'s
+    leaf (content address, committed key hash) with its Merkle proof."""
+    leaves = [compute_leaf(cid, key_hash) for cid, key_hash in manifest]
+    return (
+        sid,
+        secret,
+        claim["ephemeral"],
+        claim["sealed_master"],
+        index,
+        *manifest[index],
+        compute_merkle_proof(leaves, index),
+    )
+
+
 def encode_manifest(cids: list[bytes], key_hashes: list[bytes]) -> bytes:
     """A provider's manifest on F_DS: every shard's content address and key hash."""
     return b"".join(cid + key_hash for cid, key_hash in zip(cids, key_hashes, strict=True))
@@ -682,17 +700,10 @@ class Collector(Party):
         acquired = self.acquired.setdefault((sid, pid), Acquired())
         wrong = find_wrong_shard_key(master, [key_hash for _, key_hash in manifest])
         if wrong is not None:
-            leaves = [compute_leaf(c, h) for c, h in manifest]
             self.send(
                 chain,
                 "dispute_claim",
-                sid,
-                secret,
-                args["ephemeral"],
-                args["sealed_master"],
-                wrong,
-                *manifest[wrong],
-                compute_merkle_proof(leaves, wrong),
+                *get_dispute_claim_args(sid, secret, args, manifest, wrong),
                 purpose=("dispute_claim", sid),
                 useful_until=view.deadline,
             )

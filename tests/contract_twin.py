@@ -32,6 +32,7 @@ from hyperx.spec.merkle import (
     compute_merkle_root,
     keccak256,
 )
+from hyperx.spec.parties import get_dispute_claim_args
 from hyperx.spec.sealing import (
     compute_key_hash,
     compute_shard_key,
@@ -363,16 +364,8 @@ def dispute_review_args(sid: int, review: dict, position: int) -> tuple:
 def dispute_claim_args(sid: int, claim: dict, data: Dataset, index: int) -> tuple:
     """dispute_claim's arguments against a ClaimReward event's arguments, opening
     shard `index` of the optimal provider's commitment."""
-    return (
-        sid,
-        review_secret(sid),
-        claim["ephemeral"],
-        claim["sealed_master"],
-        index,
-        data.cids[index],
-        data.key_hashes[index],
-        data.proof(index),
-    )
+    manifest = list(zip(data.cids, data.key_hashes, strict=True))
+    return get_dispute_claim_args(sid, review_secret(sid), claim, manifest, index)
 
 
 JUNK = ("key", "off curve")  # a delivery sealed with a wrong key, or to no point

@@ -22,6 +22,7 @@ from eth_account.signers.local import LocalAccount
 from hyperx.spec import secp256k1
 from hyperx.spec.config import BPS, MAX_SAMPLE, ZERO_HASH
 from hyperx.spec.merkle import compute_leaf, get_merkle_depth, keccak256
+from hyperx.spec.parties import get_dispute_claim_args
 from hyperx.spec.sealing import (
     compute_key_hash,
     compute_shard_key,
@@ -247,18 +248,10 @@ def measure_session(n_shards: int, seed: int = 0) -> SessionGas:
     sid = bench.open({}, [bench.optimal])
     bench.review({}, sid)
     claim = bench.promote_and_claim({}, sid, junk=True)
-    data, index = bench.data[bench.optimal.address], n_shards - 1
-    gas["dispute_claim"] = market.dispute_claim(
-        collector,
-        sid,
-        bench.review_secret,
-        claim["ephemeral"],
-        claim["sealed_master"],
-        index,
-        data.cids[index],
-        data.key_hashes[index],
-        data.proof(index),
-    ).gas_used
+    data = bench.data[bench.optimal.address]
+    manifest = list(zip(data.cids, data.key_hashes, strict=True))
+    dispute = get_dispute_claim_args(sid, bench.review_secret, claim, manifest, n_shards - 1)
+    gas["dispute_claim"] = market.dispute_claim(collector, *dispute).gas_used
 
     gas["collector_total"] = (
         gas["create_session"] + gas["sample_data"] + gas["set_candidate"] + gas["set_optimal"]

@@ -71,8 +71,13 @@ from hyperx.impl.quality.errors import QualityError
 from hyperx.spec import secp256k1
 from hyperx.spec.config import MASTER_KEY_SLOT, MIN_PERIOD_S
 from hyperx.spec.contract import SessionConfig
-from hyperx.spec.merkle import compute_leaf, compute_merkle_proof, compute_merkle_root
-from hyperx.spec.parties import compute_sample_size, decode_manifest, find_wrong_shard_key
+from hyperx.spec.merkle import compute_leaf, compute_merkle_root
+from hyperx.spec.parties import (
+    compute_sample_size,
+    decode_manifest,
+    find_wrong_shard_key,
+    get_dispute_claim_args,
+)
 from hyperx.spec.sealing import compute_key_hash, compute_shard_key, open_sealed_key
 
 CONFIG_FIELDS = [f.name for f in fields(SessionConfig) if f.name != "adr_theta"]
@@ -500,18 +505,8 @@ class CollectorClient(Party):
         )
         wrong = find_wrong_shard_key(master, [key_hash for _, key_hash in manifest])
         if wrong is not None:
-            leaves = [compute_leaf(c, h) for c, h in manifest]
-            self.intend(
-                "dispute_claim",
-                "dispute_claim",
-                sid,
-                secret,
-                args["ephemeral"],
-                args["sealed_master"],
-                wrong,
-                *manifest[wrong],
-                compute_merkle_proof(leaves, wrong),
-            )
+            dispute = get_dispute_claim_args(sid, secret, args, manifest, wrong)
+            self.intend("dispute_claim", "dispute_claim", *dispute)
             self._put(dataset=f"disputed: the master key does not give shard {wrong}'s key")
             return
         keys = [compute_shard_key(master, index) for index in range(len(manifest))]
